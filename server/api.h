@@ -1,0 +1,16 @@
+/*
+ * api.h - each API file registers its route table here. Adding an area of the API means a
+ * new api_<area>.c with its routes and one line in main.c.
+ */
+#ifndef PATROL_API_H
+#define PATROL_API_H
+
+struct router;
+
+/* /healthz, /readyz, /metrics, /api/openapi.json, /api/v1/me */
+int api_core_register(struct router *rt);
+
+/* /api/v1/users, /api/v1/tokens, /api/v1/devices (admin) */
+int api_admin_register(struct router *rt);
+
+#endif

@@ -1,0 +1,174 @@
+/*
+ * config.c - the option table and its parser. Each option is a flag and an environment
+ * variable; integers are range-checked. No global state: the result is a struct config.
+ */
+#include "config.h"
+#include "log.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum opt_type { OPT_STR, OPT_INT };
+
+struct opt {
+    const char *flag;
+    const char *env;
+    enum opt_type type;
+    size_t offset;
+    const char *def;
+    long min, max;
+    const char *help;
+};
+
+#define STR(field) OPT_STR, offsetof(struct config, field)
+#define INT(field) OPT_INT, offsetof(struct config, field)
+
+static const struct opt opts[] = {
+    { "listen", "PATROLD_LISTEN", STR(listen), "127.0.0.1", 0, 0,
+      "address to listen on (0.0.0.0 for every interface)" },
+    { "port", "PATROLD_PORT", INT(port), "8080", 1, 65535, "HTTP port" },
+    { "db", "DATABASE_URL", STR(db), "", 0, 0,
+      "PostgreSQL connection string or URL (postgresql://user@host/db)" },
+    { "tz", "PATROLD_TZ", STR(tz), "Asia/Shanghai", 0, 0,
+      "local time zone for school days, windows and logs" },
+    { "log-level", "PATROLD_LOG_LEVEL", STR(log_level), "info", 0, 0,
+      "debug, info, warn or error" },
+    { "threads", "PATROLD_THREADS", INT(threads), "4", 1, 256, "HTTP worker threads" },
+    { "db-pool", "PATROLD_DB_POOL", INT(db_pool), "8", 1, 512, "database connections" },
+    { "db-acquire-timeout-ms", "PATROLD_DB_ACQUIRE_TIMEOUT_MS", INT(db_acquire_timeout_ms), "1000",
+      1, 600000, "wait this long for a free connection, then answer 503" },
+    { "db-wait-s", "PATROLD_DB_WAIT_S", INT(db_wait_s), "30", 0, 3600,
+      "at start, wait this long for the database to come up" },
+    { "statement-timeout-ms", "PATROLD_STATEMENT_TIMEOUT_MS", INT(statement_timeout_ms), "15000", 1,
+      3600000, "PostgreSQL statement_timeout of every connection" },
+    { "max-connections", "PATROLD_MAX_CONNECTIONS", INT(max_connections), "1024", 1, 100000,
+      "HTTP connections in all" },
+    { "max-per-ip", "PATROLD_MAX_PER_IP", INT(max_per_ip), "128", 1, 100000,
+      "HTTP connections per client address" },
+    { "connection-timeout-s", "PATROLD_CONNECTION_TIMEOUT_S", INT(connection_timeout_s), "30", 1,
+      3600, "close idle HTTP connections after this many seconds" },
+    { "max-header-bytes", "PATROLD_MAX_HEADER_BYTES", INT(max_header_bytes), "16384", 1024, 1048576,
+      "request headers larger than this in all get 431" },
+    { "shutdown-grace-s", "PATROLD_SHUTDOWN_GRACE_S", INT(shutdown_grace_s), "10", 0, 600,
+      "on SIGTERM, wait this long for in-flight requests" },
+    { "migrate", "PATROLD_MIGRATE", INT(migrate), "1", 0, 1,
+      "1: apply pending migrations at start; 0: refuse to start if any are pending" },
+};
+
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+static int set_opt(struct config *cfg, const struct opt *o, const char *val, const char *src,
+                   FILE *err)
+{
+    char *base = (char *)cfg + o->offset;
+    if (o->type == OPT_STR) {
+        char **slot = (char **)(void *)base;
+        char *copy = strdup(val);
+        if (copy == NULL) {
+            fprintf(err, "patrold: out of memory\n");
+            return -1;
+        }
+        free(*slot);
+        *slot = copy;
+        return 0;
+    }
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(val, &end, 10);
+    if (errno != 0 || end == val || *end != '\0' || v < o->min || v > o->max) {
+        fprintf(err, "patrold: %s: '%s' is not an integer in %ld..%ld\n", src, val, o->min, o->max);
+        return -1;
+    }
+    *(long *)(void *)base = v;
+    return 0;
+}
+
+void config_usage(FILE *out)
+{
+    fprintf(out, "Options (each also read from its environment variable; a flag wins):\n");
+    for (size_t i = 0; i < NOPTS; i++) {
+        const struct opt *o = &opts[i];
+        fprintf(out, "  --%-24s %-30s %s", o->flag, o->env, o->help);
+        if (o->def[0] != '\0')
+            fprintf(out, " [default: %s]", o->def);
+        fputc('\n', out);
+    }
+    fprintf(out, "  --%-24s %-30s %s\n", "help", "", "print this help and exit");
+    fprintf(out, "  --%-24s %-30s %s\n", "version", "", "print the version and exit");
+}
+
+static const struct opt *find_opt(const char *name, size_t len)
+{
+    for (size_t i = 0; i < NOPTS; i++)
+        if (strlen(opts[i].flag) == len && strncmp(opts[i].flag, name, len) == 0)
+            return &opts[i];
+    return NULL;
+}
+
+int config_parse(struct config *cfg, int argc, char **argv, int *cmd_index, FILE *out, FILE *err)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < NOPTS; i++) {
+        const char *env = getenv(opts[i].env);
+        if (set_opt(cfg, &opts[i], opts[i].def, "default", err) != 0)
+            return -1;
+        if (env != NULL && set_opt(cfg, &opts[i], env, opts[i].env, err) != 0)
+            return -1;
+    }
+
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strncmp(arg, "--", 2) != 0)
+            break;
+        if (strcmp(arg, "--") == 0) {
+            i++;
+            break;
+        }
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
+            return 1;
+        if (strcmp(arg, "--version") == 0) {
+            fprintf(out, "patrold %s\n", PATROLGIS_VERSION);
+            return 2;
+        }
+        const char *name = arg + 2;
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const struct opt *o = find_opt(name, len);
+        if (o == NULL) {
+            fprintf(err, "patrold: unknown option '%s' (see --help)\n", arg);
+            return -1;
+        }
+        const char *val;
+        if (eq != NULL) {
+            val = eq + 1;
+        } else if (i + 1 < argc) {
+            val = argv[++i];
+        } else {
+            fprintf(err, "patrold: option --%s needs a value\n", o->flag);
+            return -1;
+        }
+        if (set_opt(cfg, o, val, arg, err) != 0)
+            return -1;
+    }
+    if (log_level_parse(cfg->log_level) < 0) {
+        fprintf(err, "patrold: log level '%s' is not debug, info, warn or error\n", cfg->log_level);
+        return -1;
+    }
+    *cmd_index = i;
+    return 0;
+}
+
+void config_free(struct config *cfg)
+{
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (opts[i].type == OPT_STR) {
+            char **slot = (char **)(void *)((char *)cfg + opts[i].offset);
+            free(*slot);
+            *slot = NULL;
+        }
+    }
+}

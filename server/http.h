@@ -1,0 +1,78 @@
+/*
+ * http.h - the HTTP server and the request handlers see. http.c is the only file that
+ * includes <microhttpd.h>; handlers get a struct req and answer with req_reply_*.
+ *
+ * Per request, before the body is read: route lookup (404/405), header size (431), auth
+ * (401/403), body size (413) and media type (415). Then the body is read into the request
+ * arena and the handler runs on a worker thread of libmicrohttpd's pool.
+ */
+#ifndef PATROL_HTTP_H
+#define PATROL_HTTP_H
+
+#include "auth.h"
+#include "err.h"
+#include "router.h"
+
+#include <stddef.h>
+
+struct app;
+struct arena;
+struct http_server;
+
+#define HTTP_MAX_HEADERS_OUT 8
+
+struct req {
+    struct app *app;
+    struct arena *arena; /* freed when the request completes */
+    const char *method;
+    const char *path;   /* decoded, without the query string */
+    char rid[40];       /* request id, also sent back as X-Request-Id */
+    const char *remote; /* client address */
+    const struct route *route;
+    size_t route_index;
+    struct route_params params;
+    struct identity who; /* WHO_NONE on public routes */
+    char *body;          /* NUL-terminated, in the arena; NULL when there is none */
+    size_t body_len;
+    void *conn; /* the library's connection; only http.c looks inside */
+
+    /* The reply, set through req_reply_* */
+    int status;
+    const char *resp_type;
+    const char *resp_body; /* in the arena or static */
+    size_t resp_len;
+    int nheaders;
+    const char *hname[HTTP_MAX_HEADERS_OUT], *hvalue[HTTP_MAX_HEADERS_OUT];
+};
+
+/*
+ * Starts listening on cfg->listen:cfg->port with the app's routes. Returns NULL with a
+ * reason in msg when the port cannot be bound.
+ */
+struct http_server *http_start(struct app *app, char *msg, size_t msglen);
+
+/* The port actually bound (useful with port 0). */
+int http_port(const struct http_server *s);
+
+/*
+ * Stops accepting, waits up to grace_s for in-flight requests to finish, then closes every
+ * connection and frees s.
+ */
+void http_stop(struct http_server *s, long grace_s);
+
+/* Request accessors; results are borrowed (valid until the request completes) or NULL. */
+const char *req_header(struct req *r, const char *name);
+const char *req_query(struct req *r, const char *name);
+const char *req_param(struct req *r, const char *name);
+
+/* Sets the reply. body is copied when the response is built; it may live in the arena. */
+void req_reply(struct req *r, int status, const char *content_type, const char *body, size_t len);
+
+/* Adds a response header (name and value borrowed: static or arena). */
+void req_add_header(struct req *r, const char *name, const char *value);
+
+/* Replies with {"error":{"code","message"}} and the error's status. */
+void req_reply_error(struct req *r, enum err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif
