@@ -240,6 +240,21 @@ static int cmd_device(struct account_ctx *x, int argc, char **argv)
     return report(e, x->msg);
 }
 
+/* Account commands need the current schema; say so instead of failing on a missing table. */
+static int schema_pending(struct db_conn *c)
+{
+    char msg[512];
+    int pending = 0;
+    enum err e = migrate_apply(c, 0, &pending, msg, sizeof(msg));
+    if (e == ERR_OK && pending == 0)
+        return 0;
+    if (e == ERR_OK)
+        fprintf(stderr, "patrold: %s; run `patrold migrate` first\n", msg);
+    else
+        fprintf(stderr, "patrold: %s\n", msg);
+    return 1;
+}
+
 int cli_main(const struct config *cfg, int argc, char **argv)
 {
     const char *cmd = argv[0];
@@ -260,6 +275,8 @@ int cli_main(const struct config *cfg, int argc, char **argv)
     int rc;
     if (strcmp(cmd, "migrate") == 0) {
         rc = cmd_migrate(c);
+    } else if (schema_pending(c)) {
+        rc = 1;
     } else {
         char actor[96], msg[512] = "";
         const char *login = getenv("SUDO_USER") ? getenv("SUDO_USER") : getenv("USER");
