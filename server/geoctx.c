@@ -13,6 +13,7 @@
 struct geoctx {
     GEOSContextHandle_t geos;
     PJ_CONTEXT *proj;
+    PJ *pj[GEOCTX_PJ__COUNT]; /* made in proj; destroyed before it */
 };
 
 static pthread_key_t geoctx_key;
@@ -25,6 +26,8 @@ static void geoctx_destroy(void *p)
         return;
     if (g->geos != NULL)
         GEOS_finish_r(g->geos);
+    for (int i = 0; i < GEOCTX_PJ__COUNT; i++)
+        proj_destroy(g->pj[i]);
     if (g->proj != NULL)
         proj_context_destroy(g->proj);
     free(g);
@@ -39,6 +42,13 @@ static void geos_notice(const char *msg, void *userdata)
 {
     (void)userdata;
     log_debug("geos: %s", msg);
+}
+
+static void proj_notice(void *userdata, int level, const char *msg)
+{
+    (void)userdata;
+    (void)level;
+    log_debug("proj: %s", msg);
 }
 
 static struct geoctx *geoctx_get(void)
@@ -75,9 +85,23 @@ PJ_CONTEXT *geoctx_proj(void)
     struct geoctx *g = geoctx_get();
     if (g == NULL)
         return NULL;
-    if (g->proj == NULL)
+    if (g->proj == NULL) {
         g->proj = proj_context_create();
+        /* PROJ reports refused positions on stderr by default; they are return values here. */
+        if (g->proj != NULL)
+            proj_log_func(g->proj, NULL, proj_notice);
+    }
     return g->proj;
+}
+
+PJ **geoctx_pj_slot(enum geoctx_pj slot)
+{
+    if ((unsigned)slot >= GEOCTX_PJ__COUNT)
+        return NULL;
+    struct geoctx *g = geoctx_get();
+    if (g == NULL)
+        return NULL;
+    return &g->pj[slot];
 }
 
 void geoctx_release(void)

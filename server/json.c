@@ -11,7 +11,7 @@
 
 void req_reply_json(struct req *r, int status, json_t *body)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(body);
     char *copy = text ? arena_strdup(r->arena, text) : NULL;
     free(text);
