@@ -61,10 +61,13 @@ static enum err db_failure(struct account_ctx *x, enum err e, const char *what)
 
 static struct stmt st_user_insert =
     STMT("accounts_user_insert", "INSERT INTO users (name, role, display_name, password_hash)"
-                                 " VALUES ($1, $2, $3, $4) RETURNING id");
+                                 " VALUES ($1, $2, $3, $4) RETURNING id,"
+                                 " to_char(created_at AT TIME ZONE 'UTC',"
+                                 "         'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')");
 
 enum err accounts_user_create(struct account_ctx *x, const char *name, const char *role,
-                              const char *display_name, const char *password, long long *id)
+                              const char *display_name, const char *password, long long *id,
+                              char *created_at, size_t created_len)
 {
     char pwhash[256];
     unsigned r = auth_role_parse(role);
@@ -94,6 +97,7 @@ enum err accounts_user_create(struct account_ctx *x, const char *name, const cha
     e = db_exec(x->c, &st_user_insert, 4, params, &res, x->rid);
     if (e == ERR_OK) {
         *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        snprintf(created_at, created_len, "%s", PQgetvalue(res, 0, 1));
         PQclear(res);
     } else {
         char what[128];
@@ -112,11 +116,13 @@ static struct stmt st_token_insert =
          "INSERT INTO tokens (user_id, device_id, token_hash, label, expires_at)"
          " VALUES ($1::bigint, $2::bigint, $3::bytea, $4,"
          "         CASE WHEN $5::int > 0 THEN now() + make_interval(days => $5::int) END)"
-         " RETURNING id");
+         " RETURNING id, coalesce(to_char(expires_at AT TIME ZONE 'UTC',"
+         "                                'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')");
 
 /* Inserts a token for an owner id inside the caller's transaction. */
 static enum err token_insert(struct account_ctx *x, enum who_kind kind, const char *owner_id,
-                             const char *label, long expires_days, char *token, long long *id)
+                             const char *label, long expires_days, char *token, long long *id,
+                             char *expires_at, size_t expires_len)
 {
     char hash[3 + 2 * AUTH_HASH_LEN], days[24];
     if (auth_token_new(token) != 0) {
@@ -132,12 +138,15 @@ static enum err token_insert(struct account_ctx *x, enum who_kind kind, const ch
     if (e != ERR_OK)
         return db_failure(x, e, "the token");
     *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    if (expires_at != NULL)
+        snprintf(expires_at, expires_len, "%s", PQgetvalue(res, 0, 1));
     PQclear(res);
     return ERR_OK;
 }
 
 enum err accounts_token_issue(struct account_ctx *x, enum who_kind owner_kind, const char *owner,
-                              const char *label, long expires_days, char *token, long long *id)
+                              const char *label, long expires_days, char *token, long long *id,
+                              char *expires_at, size_t expires_len)
 {
     if (expires_days < 0 || expires_days > 36500) {
         snprintf(x->msg, x->msglen, "expires_days must be 0 (never) to 36500");
@@ -155,7 +164,8 @@ enum err accounts_token_issue(struct account_ctx *x, enum who_kind owner_kind, c
                  owner);
         e = ERR_NOT_FOUND;
     } else if (e == ERR_OK) {
-        e = token_insert(x, owner_kind, PQgetvalue(res, 0, 0), label, expires_days, token, id);
+        e = token_insert(x, owner_kind, PQgetvalue(res, 0, 0), label, expires_days, token, id,
+                         expires_at, expires_len);
     } else {
         db_failure(x, e, "the token");
     }
@@ -223,7 +233,7 @@ enum err accounts_device_create(struct account_ctx *x, const char *name, const c
         *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         PQclear(res);
         snprintf(sid, sizeof(sid), "%lld", *id);
-        e = token_insert(x, WHO_DEVICE, sid, "device", 0, token, &token_id);
+        e = token_insert(x, WHO_DEVICE, sid, "device", 0, token, &token_id, NULL, 0);
     } else {
         char what[128];
         snprintf(what, sizeof(what), "a device named '%s'", name);

@@ -24,17 +24,24 @@ struct account_ctx {
     size_t msglen;
 };
 
-/* Creates a user. password may be NULL (token-only user). *id receives the new id. */
+/*
+ * Creates a user. password may be NULL (token-only user). *id receives the new id and
+ * created_at its creation time (RFC 3339 UTC).
+ */
 enum err accounts_user_create(struct account_ctx *x, const char *name, const char *role,
-                              const char *display_name, const char *password, long long *id);
+                              const char *display_name, const char *password, long long *id,
+                              char *created_at, size_t created_len);
 
 /*
  * Issues a token for the user (owner_kind WHO_USER) or device (WHO_DEVICE) named owner.
  * expires_days 0 means no expiry. token receives the plain token (AUTH_TOKEN_LEN + 1
- * bytes): it is shown once and only its hash is stored.
+ * bytes): it is shown once and only its hash is stored. expires_at (may be NULL) receives
+ * the expiry as RFC 3339 UTC, "" for none. expires_at receives the expiry as
+ * RFC 3339 UTC ("" for none).
  */
 enum err accounts_token_issue(struct account_ctx *x, enum who_kind owner_kind, const char *owner,
-                              const char *label, long expires_days, char *token, long long *id);
+                              const char *label, long expires_days, char *token, long long *id,
+                              char *expires_at, size_t expires_len);
 
 /* Revokes a token by id. */
 enum err accounts_token_revoke(struct account_ctx *x, long long id);

@@ -13,4 +13,7 @@ int api_core_register(struct router *rt);
 /* /api/v1/users, /api/v1/tokens, /api/v1/devices (admin) */
 int api_admin_register(struct router *rt);
 
+/* OGC API - Features: /, /conformance, /collections/... (layers, Part 4 writes) */
+int api_features_register(struct router *rt);
+
 #endif

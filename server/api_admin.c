@@ -114,16 +114,19 @@ static void post_users(struct req *r)
     struct account_ctx x;
     long long id = 0;
     account_ctx_init(&x, r, c, actor, sizeof(actor), msg, sizeof(msg));
-    enum err e = accounts_user_create(&x, name, role, display, password, &id);
+    char created[40] = "";
+    enum err e =
+        accounts_user_create(&x, name, role, display, password, &id, created, sizeof(created));
     db_release(r->app->pool, c);
     if (e != ERR_OK) {
         req_reply_error(r, e, "%s", msg);
         goto out;
     }
+    /* The same shape as a row of GET /api/v1/users. */
     req_reply_json(r, 201,
-                   json_pack("{s:I,s:s,s:s,s:s?,s:b,s:b}", "id", (json_int_t)id, "name", name,
-                             "role", role, "display_name", display, "disabled", 0, "has_password",
-                             password != NULL));
+                   json_pack("{s:I,s:s,s:s?,s:s,s:b,s:s}", "id", (json_int_t)id, "name", name,
+                             "display_name", display, "role", role, "disabled", 0, "created_at",
+                             created));
 out:
     json_decref(j);
 }
@@ -153,20 +156,20 @@ static void post_tokens(struct req *r)
     struct db_conn *c = admin_conn(r);
     if (c == NULL)
         goto out;
-    char actor[160], msg[256], token[AUTH_TOKEN_LEN + 1];
+    char actor[160], msg[256], token[AUTH_TOKEN_LEN + 1], expires[40] = "";
     struct account_ctx x;
     long long id = 0;
     account_ctx_init(&x, r, c, actor, sizeof(actor), msg, sizeof(msg));
     enum err e = accounts_token_issue(&x, user ? WHO_USER : WHO_DEVICE, user ? user : device, label,
-                                      (long)days, token, &id);
+                                      (long)days, token, &id, expires, sizeof(expires));
     db_release(r->app->pool, c);
     if (e != ERR_OK) {
         req_reply_error(r, e, "%s", msg);
         goto out;
     }
     req_reply_json(r, 201,
-                   json_pack("{s:I,s:s,s:s?,s:I}", "id", (json_int_t)id, "token", token, "label",
-                             label, "expires_days", (json_int_t)days));
+                   json_pack("{s:I,s:s,s:s?,s:s?}", "id", (json_int_t)id, "token", token, "label",
+                             label, "expires_at", expires[0] ? expires : NULL));
 out:
     json_decref(j);
 }

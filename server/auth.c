@@ -98,15 +98,20 @@ const char *auth_role_name(unsigned role)
     return "";
 }
 
-static struct stmt st_token =
-    STMT("auth_token", "SELECT t.id, t.token_hash, coalesce(u.id, d.id), coalesce(u.name, d.name),"
-                       "       CASE WHEN t.user_id IS NOT NULL THEN u.role ELSE 'device' END"
-                       "  FROM tokens t"
-                       "  LEFT JOIN users u ON u.id = t.user_id"
-                       "  LEFT JOIN devices d ON d.id = t.device_id"
-                       " WHERE t.token_hash = $1::bytea AND t.revoked_at IS NULL"
-                       "   AND (t.expires_at IS NULL OR t.expires_at > now())"
-                       "   AND NOT coalesce(u.disabled, d.disabled, true)");
+static struct stmt st_token = STMT(
+    "auth_token", "SELECT t.id, t.token_hash, coalesce(u.id, d.id), coalesce(u.name, d.name),"
+                  "       CASE WHEN t.user_id IS NOT NULL THEN u.role ELSE 'device' END,"
+                  "       t.last_used_at IS NULL OR t.last_used_at < now() - interval '60 seconds'"
+                  "  FROM tokens t"
+                  "  LEFT JOIN users u ON u.id = t.user_id"
+                  "  LEFT JOIN devices d ON d.id = t.device_id"
+                  " WHERE t.token_hash = $1::bytea AND t.revoked_at IS NULL"
+                  "   AND (t.expires_at IS NULL OR t.expires_at > now())"
+                  "   AND NOT coalesce(u.disabled, d.disabled, true)");
+
+/* last_used_at is kept to the minute: one write per token and minute, not per request. */
+static struct stmt st_touch = STMT("auth_touch", "UPDATE tokens SET last_used_at = now()"
+                                                 " WHERE id = $1::bigint");
 
 enum err auth_bearer(struct db_conn *c, const char *header, struct identity *who, const char *rid,
                      char *msg, size_t msglen)
@@ -153,6 +158,10 @@ enum err auth_bearer(struct db_conn *c, const char *header, struct identity *who
     snprintf(who->name, sizeof(who->name), "%s", PQgetvalue(res, 0, 3));
     who->role = auth_role_parse(PQgetvalue(res, 0, 4));
     who->kind = who->role == ROLE_DEVICE ? WHO_DEVICE : WHO_USER;
+    int stale = PQgetvalue(res, 0, 5)[0] == 't';
+    const char *token_id = PQgetvalue(res, 0, 0);
+    if (stale && db_exec(c, &st_touch, 1, &token_id, NULL, rid) != ERR_OK)
+        log_msg(LOG_WARN, rid, "could not record the token's use: %s", db_error_message(c));
     PQclear(res);
     if (who->role == 0) {
         snprintf(msg, msglen, "the token's owner has no valid role");

@@ -140,7 +140,9 @@ static int cmd_user(struct account_ctx *x, int argc, char **argv)
     int with_pw = has_flag(argc, argv, 3, "--password-stdin");
     if (with_pw && read_password(password, sizeof(password)) != 0)
         return 1;
-    enum err e = accounts_user_create(x, argv[2], role, display, with_pw ? password : NULL, &id);
+    char created[40];
+    enum err e = accounts_user_create(x, argv[2], role, display, with_pw ? password : NULL, &id,
+                                      created, sizeof(created));
     memset(password, 0, sizeof(password));
     if (e == ERR_OK)
         fprintf(stderr, "patrold: user %s created (id %lld, role %s)\n", argv[2], id, role);
@@ -167,7 +169,7 @@ static int cmd_token(struct account_ctx *x, int argc, char **argv)
         }
         char token[AUTH_TOKEN_LEN + 1];
         enum err e = accounts_token_issue(x, user ? WHO_USER : WHO_DEVICE, user ? user : device,
-                                          label, days, token, &id);
+                                          label, days, token, &id, NULL, 0);
         if (e == ERR_OK) {
             printf("%s\n", token);
             fprintf(stderr, "patrold: token %lld issued for %s %s\n", id, user ? "user" : "device",

@@ -56,6 +56,8 @@ static const struct opt opts[] = {
       "on SIGTERM, wait this long for in-flight requests" },
     { "migrate", "PATROLD_MIGRATE", INT(migrate), "1", 0, 1,
       "1: apply pending migrations at start; 0: refuse to start if any are pending" },
+    { "town-bbox", "PATROLD_TOWN_BBOX", STR(town_bbox), "", 0, 0,
+      "minlon,minlat,maxlon,maxlat: edited geometries must lie inside (empty: anywhere)" },
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

@@ -26,6 +26,7 @@ struct config {
     long max_header_bytes;     /* total request header bytes before 431 */
     long shutdown_grace_s;     /* how long SIGTERM waits for in-flight requests */
     long migrate;              /* 1: apply pending migrations at start; 0: refuse if pending */
+    char *town_bbox;           /* "minlon,minlat,maxlon,maxlat" geometries must lie in; "" none */
 };
 
 /*

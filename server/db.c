@@ -86,7 +86,8 @@ static int conn_setup(struct db_conn *c)
     const char *params[2] = { timeout, c->settings->tz };
     PGresult *r = PQexecParams(c->pg,
                                "SELECT set_config('statement_timeout', $1, false),"
-                               " set_config('TimeZone', $2, false)",
+                               " set_config('TimeZone', $2, false),"
+                               " set_config('client_min_messages', 'warning', false)",
                                2, NULL, params, NULL, NULL, 0);
     int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
     if (!ok)
@@ -101,7 +102,7 @@ static PGconn *open_pg(const struct db_settings *s)
 {
     /* Our defaults first: keywords in the caller's URL (processed after) override them. */
     const char *keys[] = { "connect_timeout", "application_name", "dbname", NULL };
-    const char *vals[] = { "3", "patrold", s->conninfo, NULL };
+    const char *vals[] = { "2", "patrold", s->conninfo, NULL }; /* libpq's minimum timeout */
     return PQconnectdbParams(keys, vals, 1);
 }
 
@@ -371,6 +372,32 @@ enum err db_exec(struct db_conn *c, struct stmt *s, int nparams, const char *con
             return result_error(c, NULL, s->name, rid);
         }
         enum err e = result_error(c, r, s->name, rid);
+        PQclear(r);
+        return e;
+    }
+}
+
+enum err db_exec_params(struct db_conn *c, const char *sql, int nparams, const char *const *params,
+                        PGresult **res, const char *rid)
+{
+    if (res != NULL)
+        *res = NULL;
+    for (int attempt = 0;; attempt++) {
+        PGresult *r = PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+        if (result_ok(r)) {
+            if (res != NULL)
+                *res = r;
+            else
+                PQclear(r);
+            return ERR_OK;
+        }
+        if (attempt == 0 && !c->in_tx && PQstatus(c->pg) != CONNECTION_OK) {
+            PQclear(r);
+            if (conn_reset(c) == 0)
+                continue;
+            return result_error(c, NULL, "(dynamic)", rid);
+        }
+        enum err e = result_error(c, r, "(dynamic)", rid);
         PQclear(r);
         return e;
     }

@@ -66,6 +66,13 @@ void db_close(struct db_conn *c);
 enum err db_exec(struct db_conn *c, struct stmt *s, int nparams, const char *const *params,
                  PGresult **res, const char *rid);
 
+/*
+ * Runs one SQL statement built at run time (from trusted fragments: never from client text)
+ * with bound text parameters, unprepared. Same results and errors as db_exec.
+ */
+enum err db_exec_params(struct db_conn *c, const char *sql, int nparams, const char *const *params,
+                        PGresult **res, const char *rid);
+
 /* Runs SQL text through the simple query protocol (several statements allowed). */
 enum err db_exec_sql(struct db_conn *c, const char *sql, PGresult **res, const char *rid);
 

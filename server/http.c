@@ -70,6 +70,29 @@ const char *req_query(struct req *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+struct query_walk {
+    int (*fn)(void *ctx, const char *name, const char *value);
+    void *ctx;
+    int rc;
+};
+
+static enum MHD_Result query_one(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    struct query_walk *w = cls;
+    (void)kind;
+    w->rc = w->fn(w->ctx, key, value);
+    return w->rc == 0 ? MHD_YES : MHD_NO;
+}
+
+int req_query_foreach(struct req *r, int (*fn)(void *ctx, const char *name, const char *value),
+                      void *ctx)
+{
+    struct query_walk w = { fn, ctx, 0 };
+    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_one, &w);
+    return w.rc;
+}
+
 const char *req_param(struct req *r, const char *name)
 {
     size_t len = strlen(name);
@@ -471,14 +494,15 @@ struct http_server *http_start(struct app *app, char *msg, size_t msglen)
     /* Header memory: our own 431 check runs below this; libmicrohttpd's (an HTML 431) only
      * past it. */
     size_t memory_limit = (size_t)cfg->max_header_bytes * 2 + 32768;
-    s->d = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)cfg->max_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)cfg->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, memory_limit,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+    /* The logger goes first so libmicrohttpd reports problems with the other options. */
+    s->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
+                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+                            ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_per_ip,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->connection_timeout_s,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, memory_limit,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (s->d == NULL) {
         snprintf(msg, msglen, "cannot listen on %s port %ld (in use, or not permitted)",

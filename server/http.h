@@ -65,6 +65,13 @@ const char *req_header(struct req *r, const char *name);
 const char *req_query(struct req *r, const char *name);
 const char *req_param(struct req *r, const char *name);
 
+/*
+ * Calls fn for every query argument (name, value; value may be NULL for "?flag"), in order,
+ * until fn returns non-zero, which is then returned. 0 when all were seen.
+ */
+int req_query_foreach(struct req *r, int (*fn)(void *ctx, const char *name, const char *value),
+                      void *ctx);
+
 /* Sets the reply. body is copied when the response is built; it may live in the arena. */
 void req_reply(struct req *r, int status, const char *content_type, const char *body, size_t len);
 

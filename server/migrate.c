@@ -29,7 +29,7 @@ enum err migrate_current(struct db_conn *c, int *version, char *msg, size_t msgl
         snprintf(msg, msglen, "cannot read the schema version: %s", db_error_message(c));
         return e;
     }
-    *version = atoi(PQgetvalue(res, 0, 0));
+    *version = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
     PQclear(res);
     return ERR_OK;
 }
