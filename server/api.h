@@ -16,4 +16,7 @@ int api_admin_register(struct router *rt);
 /* OGC API - Features: /, /conformance, /collections/... (layers, Part 4 writes) */
 int api_features_register(struct router *rt);
 
+/* /api/v1/reports/...: venues, waters and risky roads near schools; inspections missing */
+int api_reports_register(struct router *rt);
+
 #endif

@@ -9,6 +9,7 @@
 #include "db.h"
 #include "http.h"
 #include "json.h"
+#include "pgjson.h"
 #include "router.h"
 
 #include <stdio.h>
@@ -42,8 +43,7 @@ static void account_ctx_init(struct account_ctx *x, struct req *r, struct db_con
     msg[0] = '\0';
 }
 
-/* Replies with a query's rows as a JSON array of objects under `key`. Columns named
- * *_json hold JSON text; booleans come as "t"/"f". */
+/* Replies with a query's rows as a JSON array of objects under `key`. */
 static void reply_rows(struct req *r, struct stmt *s, const char *key)
 {
     struct db_conn *c = admin_conn(r);
@@ -56,24 +56,7 @@ static void reply_rows(struct req *r, struct stmt *s, const char *key)
         req_reply_error(r, e, "could not read %s", key);
         return;
     }
-    json_t *rows = json_array();
-    for (int i = 0; i < PQntuples(res); i++) {
-        json_t *row = json_object();
-        for (int k = 0; k < PQnfields(res); k++) {
-            const char *name = PQfname(res, k);
-            json_t *v;
-            if (PQgetisnull(res, i, k))
-                v = json_null();
-            else if (PQftype(res, k) == 16 /* bool */)
-                v = json_boolean(PQgetvalue(res, i, k)[0] == 't');
-            else if (PQftype(res, k) == 20 /* int8 */)
-                v = json_integer(strtoll(PQgetvalue(res, i, k), NULL, 10));
-            else
-                v = json_string(PQgetvalue(res, i, k));
-            json_object_set_new(row, name, v);
-        }
-        json_array_append_new(rows, row);
-    }
+    json_t *rows = pgjson_rows(res);
     PQclear(res);
     json_t *body = json_object();
     json_object_set_new(body, key, rows);

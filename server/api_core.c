@@ -10,6 +10,7 @@
 #include "db.h"
 #include "http.h"
 #include "json.h"
+#include "layers.h"
 #include "metrics.h"
 #include "migrate.h"
 #include "router.h"
@@ -59,8 +60,16 @@ static void get_metrics(struct req *r)
         req_reply_error(r, ERR_INTERNAL, "out of memory");
         return;
     }
-    char *copy = arena_strndup(r->arena, text, len);
+    /* Layer generations: how often each layer changed since start (NOTIFY-fed). */
+    char *gens = arena_strdup(r->arena, "# HELP patrold_layer_generation Changes seen per layer "
+                                        "(database NOTIFY), starting at 1.\n"
+                                        "# TYPE patrold_layer_generation counter\n");
+    for (size_t i = 0; i < layers_count; i++)
+        gens = arena_printf(r->arena, "%spatrold_layer_generation{layer=\"%s\"} %llu\n", gens,
+                            layers_names[i], layers_generation(r->app->layers, i));
+    char *copy = arena_printf(r->arena, "%.*s%s", (int)len, text, gens);
     free(text);
+    len = strlen(copy);
     req_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", copy, len);
 }
 

@@ -62,6 +62,7 @@ static const struct prop_def school_props[] = {
     { "dismissal_end", PROP_TIME, PROP_NULLABLE, 0, 0, NULL },
     { "source", PROP_TEXT, PROP_READONLY | PROP_FILTER, 0, 0, NULL },
     RO("osm_id", PROP_INT),
+    RO("osm_type", PROP_TEXT),
     RO("from_node", PROP_BOOL),
     PROPS_OBJECT,
     END,
@@ -119,6 +120,7 @@ static const struct prop_def water_props[] = {
     SEASON,
     { "source", PROP_TEXT, PROP_READONLY | PROP_FILTER, 0, 0, NULL },
     RO("osm_id", PROP_INT),
+    RO("osm_type", PROP_TEXT),
     PROPS_OBJECT,
     END,
 };
@@ -149,6 +151,7 @@ static const struct prop_def station_props[] = {
     { "phone", PROP_TEXT, PROP_NULLABLE, 0, 50, NULL },
     { "source", PROP_TEXT, PROP_READONLY | PROP_FILTER, 0, 0, NULL },
     RO("osm_id", PROP_INT),
+    RO("osm_type", PROP_TEXT),
     PROPS_OBJECT,
     END,
 };

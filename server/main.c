@@ -110,7 +110,8 @@ static int serve(const struct config *cfg)
     app.pool = db_pool_new(&s);
     app.router = router_new();
     if (app.pool == NULL || app.router == NULL || api_core_register(app.router) != 0 ||
-        api_admin_register(app.router) != 0 || api_features_register(app.router) != 0) {
+        api_admin_register(app.router) != 0 || api_features_register(app.router) != 0 ||
+        api_reports_register(app.router) != 0) {
         log_error("cannot build the route table");
         goto out;
     }
