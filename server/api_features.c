@@ -723,9 +723,9 @@ struct write_ctx {
     const struct layer_def *l;
     enum crs in_crs;
     bool in_swap;
-    char where[32]; /* "" or "features[3]: " */
+    char where[64]; /* "" or "features[3]: " (and "windows[1]: ") */
     enum err err;
-    char msg[400];
+    char msg[512];
 };
 
 static int fail(struct write_ctx *w, enum err e, const char *fmt, ...)
