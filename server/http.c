@@ -40,6 +40,7 @@ struct http_server {
     struct MHD_Daemon *d;
     struct app *app;
     int port;
+    const char *fixed_path; /* route every request as this path (NULL: its own) */
     atomic_long in_flight;
     atomic_ullong next_id;
     char rid_prefix[8];
@@ -232,7 +233,8 @@ static int precheck(struct req_state *st)
     char allow[64];
     unsigned long long declared;
 
-    enum route_match m = router_match(s->app->router, r->method, r->path, r->arena, &r->route,
+    const char *path = s->fixed_path ? s->fixed_path : r->path;
+    enum route_match m = router_match(s->app->router, r->method, path, r->arena, &r->route,
                                       &r->route_index, &r->params, allow, sizeof(allow));
     if (m == ROUTE_NO_PATH) {
         req_reply_error(r, ERR_NOT_FOUND, "no such resource: %s", r->path);
@@ -460,20 +462,21 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
     log_msg(LOG_WARN, NULL, "http: %s", buf);
 }
 
-struct http_server *http_start(struct app *app, char *msg, size_t msglen)
+struct http_server *http_start(struct app *app, const char *listen, long port,
+                               const char *fixed_path, char *msg, size_t msglen)
 {
     const struct config *cfg = app->cfg;
     struct addrinfo hints = { .ai_family = AF_UNSPEC,
                               .ai_socktype = SOCK_STREAM,
                               .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV };
     struct addrinfo *ai = NULL;
-    char port[16];
+    char service[16];
     unsigned char rnd[3];
 
-    snprintf(port, sizeof(port), "%ld", cfg->port);
-    int gai = getaddrinfo(cfg->listen, port, &hints, &ai);
+    snprintf(service, sizeof(service), "%ld", port);
+    int gai = getaddrinfo(listen, service, &hints, &ai);
     if (gai != 0) {
-        snprintf(msg, msglen, "listen address '%s': %s", cfg->listen, gai_strerror(gai));
+        snprintf(msg, msglen, "listen address '%s': %s", listen, gai_strerror(gai));
         return NULL;
     }
     struct http_server *s = calloc(1, sizeof(*s));
@@ -483,6 +486,7 @@ struct http_server *http_start(struct app *app, char *msg, size_t msglen)
         return NULL;
     }
     s->app = app;
+    s->fixed_path = fixed_path;
     if (RAND_bytes(rnd, sizeof(rnd)) != 1)
         memset(rnd, 0, sizeof(rnd));
     snprintf(s->rid_prefix, sizeof(s->rid_prefix), "%02x%02x%02x", rnd[0], rnd[1], rnd[2]);
@@ -495,7 +499,7 @@ struct http_server *http_start(struct app *app, char *msg, size_t msglen)
      * past it. */
     size_t memory_limit = (size_t)cfg->max_header_bytes * 2 + 32768;
     /* The logger goes first so libmicrohttpd reports problems with the other options. */
-    s->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
+    s->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s,
                             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
                             ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
@@ -505,13 +509,13 @@ struct http_server *http_start(struct app *app, char *msg, size_t msglen)
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (s->d == NULL) {
-        snprintf(msg, msglen, "cannot listen on %s port %ld (in use, or not permitted)",
-                 cfg->listen, cfg->port);
+        snprintf(msg, msglen, "cannot listen on %s port %ld (in use, or not permitted)", listen,
+                 port);
         free(s);
         return NULL;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = di ? di->port : (int)cfg->port;
+    s->port = di ? di->port : (int)port;
     return s;
 }
 

@@ -46,10 +46,13 @@ struct req {
 };
 
 /*
- * Starts listening on cfg->listen:cfg->port with the app's routes. Returns NULL with a
- * reason in msg when the port cannot be bound.
+ * Starts listening on listen:port with the app's routes. With fixed_path set, every request
+ * is routed as if its path were fixed_path (a device protocol's own port, where clients post
+ * to any path); the original path is still logged. Returns NULL with a reason in msg when the
+ * port cannot be bound.
  */
-struct http_server *http_start(struct app *app, char *msg, size_t msglen);
+struct http_server *http_start(struct app *app, const char *listen, long port,
+                               const char *fixed_path, char *msg, size_t msglen);
 
 /* The port actually bound (useful with port 0). */
 int http_port(const struct http_server *s);

@@ -561,6 +561,7 @@ int layerdef_check(const struct layer_def *l, json_t *props, enum prop_mode mode
     json_object_foreach(props, key, v)
     {
         const struct prop_def *p = layerdef_prop(l, key);
+        *unprocessable = false; /* check_value leaves it set after a valid value */
         if (p == NULL) {
             snprintf(msg, msglen, "unknown property '%s%s' (extra attributes go in 'props')",
                      prefix, key);

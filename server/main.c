@@ -121,7 +121,7 @@ static int serve(const struct config *cfg)
         log_error("out of memory at start");
         goto out;
     }
-    http = http_start(&app, msg, sizeof(msg));
+    http = http_start(&app, cfg->listen, cfg->port, NULL, msg, sizeof(msg));
     if (http == NULL) {
         log_error("%s", msg);
         goto out;
