@@ -264,6 +264,10 @@ static json_t *collection_json(struct req *r, const struct layer_def *l, const c
     json_array_append_new(links, link(self, "self", "application/json", l->title));
     json_array_append_new(links, link(arena_printf(r->arena, "%s/items", self), "items",
                                       "application/geo+json", l->title));
+    /* GDAL's OAPIF driver takes field types from this schema instead of guessing them from
+     * the first page (which would make 64-bit OSM ids 32-bit integers). */
+    json_array_append_new(links, link(arena_printf(r->arena, "%s/schema.xsd", self), "describedBy",
+                                      "application/xml", "XML Schema of the features"));
     json_t *c =
         json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:s}", "id", l->id, "title", l->title, "description",
                   l->description ? l->description : "", "itemType", "feature", "links", links,
@@ -332,6 +336,65 @@ static void get_collection(struct req *r)
         return;
     }
     req_reply_json(r, 200, collection_json(r, l, ext));
+}
+
+/* The XML Schema type of a property, for GDAL. */
+static const char *xsd_type(const struct prop_def *p)
+{
+    switch (p->type) {
+    case PROP_INT:
+        return "xs:long";
+    case PROP_NUMBER:
+        return "xs:double";
+    case PROP_BOOL:
+        return "xs:boolean";
+    case PROP_DATE:
+        return "xs:date";
+    case PROP_TIMESTAMP:
+        return "xs:dateTime";
+    default:
+        return "xs:string"; /* text, times of day, MM-DD, JSON objects and arrays */
+    }
+}
+
+static const char *xsd_geometry(const struct layer_def *l)
+{
+    if (l->geom_types == GEOJSON_POINT)
+        return "gml:PointPropertyType";
+    if (l->geom_types == GEOJSON_LINESTRING)
+        return "gml:CurvePropertyType";
+    if (l->geom_types == GEOJSON_MULTIPOLYGON)
+        return "gml:MultiSurfacePropertyType";
+    return "gml:GeometryPropertyType";
+}
+
+static void get_schema(struct req *r)
+{
+    const struct layer_def *l = path_layer(r);
+    if (l == NULL)
+        return;
+    char *x = arena_printf(
+        r->arena,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\""
+        " xmlns:gml=\"http://www.opengis.net/gml/3.2\" xmlns:pg=\"urn:patrolgis\""
+        " targetNamespace=\"urn:patrolgis\" elementFormDefault=\"qualified\">\n"
+        "<xs:element name=\"%s\" type=\"pg:%sType\" substitutionGroup=\"gml:AbstractFeature\"/>\n"
+        "<xs:complexType name=\"%sType\"><xs:complexContent>"
+        "<xs:extension base=\"gml:AbstractFeatureType\"><xs:sequence>\n"
+        "<xs:element name=\"%s\" type=\"%s\" minOccurs=\"0\"/>\n",
+        l->id, l->id, l->id, l->geom_col, xsd_geometry(l));
+    for (const struct prop_def *p = l->props; p->name != NULL; p++) {
+        if (strcmp(p->name, "id") == 0)
+            continue; /* the feature id, not a property */
+        x = arena_printf(r->arena, "%s<xs:element name=\"%s\" type=\"%s\" minOccurs=\"0\"/>\n", x,
+                         p->name, xsd_type(p));
+    }
+    x = arena_printf(r->arena,
+                     "%s</xs:sequence></xs:extension></xs:complexContent>"
+                     "</xs:complexType>\n</xs:schema>\n",
+                     x);
+    req_reply(r, 200, "application/xml; charset=utf-8", x, strlen(x));
 }
 
 /* ---- item queries ---- */
@@ -520,6 +583,29 @@ bad:
     return -1;
 }
 
+/* v percent-encoded for a query string (RFC 3986: unreserved characters stay). */
+static const char *url_encode(struct req *r, const char *v)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = arena_alloc(r->arena, strlen(v) * 3 + 1);
+    char *o = out;
+    if (out == NULL)
+        return "";
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        bool keep = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~';
+        if (keep) {
+            *o++ = (char)*p;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 static int parse_count(struct req *r, const char *name, long def, long min, long max, long *out)
 {
     const char *s = req_query(r, name);
@@ -601,12 +687,12 @@ static void get_items(struct req *r)
     for (size_t i = 1; i < sizeof(keys) / sizeof(keys[0]); i++) {
         const char *v = req_query(r, keys[i]);
         if (v != NULL)
-            self_q = arena_printf(r->arena, "%s&%s=%s", self_q, keys[i], v);
+            self_q = arena_printf(r->arena, "%s&%s=%s", self_q, keys[i], url_encode(r, v));
     }
     for (const struct prop_def *p = l->props; p->name; p++) {
         const char *v = (p->flags & PROP_FILTER) ? req_query(r, p->name) : NULL;
         if (v != NULL)
-            self_q = arena_printf(r->arena, "%s&%s=%s", self_q, p->name, v);
+            self_q = arena_printf(r->arena, "%s&%s=%s", self_q, p->name, url_encode(r, v));
     }
     qs = self_q;
     const char *items = arena_printf(r->arena, "%s/collections/%s/items", base_url(r), l->id);
@@ -786,7 +872,10 @@ static int check_feature(struct write_ctx *w, json_t *f, enum prop_mode mode,
     if (!json_is_object(f))
         return fail(w, ERR_INVALID_ARGUMENT, "a feature must be a JSON object");
     json_t *type = json_object_get(f, "type");
-    if (!json_is_string(type) || strcmp(json_string_value(type), "Feature") != 0)
+    /* A merge patch may leave out "type"; anything else must be a Feature. */
+    bool untyped_patch = type == NULL && mode == PROP_PATCH;
+    if (!untyped_patch &&
+        (!json_is_string(type) || strcmp(json_string_value(type), "Feature") != 0))
         return fail(w, ERR_INVALID_ARGUMENT, "\"type\" must be \"Feature\"");
     if (json_object_get(f, "crs") != NULL)
         return fail(w, ERR_INVALID_ARGUMENT,
@@ -1286,6 +1375,8 @@ static const struct route feature_routes[] = {
     { "GET", "/collections", get_collections, ROLES_READ, 0, NULL, "The town's layers",
       "features" },
     { "GET", "/collections/{cid}", get_collection, ROLES_READ, 0, NULL, "One layer", "features" },
+    { "GET", "/collections/{cid}/schema.xsd", get_schema, ROLES_READ, 0, NULL,
+      "XML Schema of a layer's features (field types for GDAL and QGIS)", "features" },
     { "GET", "/collections/{cid}/items", get_items, ROLES_READ, 0, NULL,
       "Features of a layer (bbox, datetime, limit, offset, crs, property filters)", "features" },
     { "POST", "/collections/{cid}/items", post_items, ROLES_EDIT, FEATURES_MAX_BODY,

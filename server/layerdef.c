@@ -572,6 +572,9 @@ int layerdef_check(const struct layer_def *l, json_t *props, enum prop_mode mode
                      prefix, key);
             return -1;
         }
+        /* In a patch, null resets an optional property to its default. */
+        if (json_is_null(v) && mode == PROP_PATCH && !(p->flags & PROP_REQUIRED))
+            continue;
         if (check_value(p, v, prefix, msg, msglen, unprocessable) != 0)
             return -1;
     }
