@@ -19,4 +19,11 @@ int api_features_register(struct router *rt);
 /* /api/v1/reports/...: venues, waters and risky roads near schools; inspections missing */
 int api_reports_register(struct router *rt);
 
+/* /api/v1/osmand, /api/v1/positions, /api/v1/devices/{id}/gpx, /api/v1/positions/latest */
+int api_ingest_register(struct router *rt);
+
+/* /api/v1/checkins, /api/v1/visits, /api/v1/events(/stream), /api/v1/devices/{id}/track,
+ * /api/v1/reports/checkins, /api/v1/reports/presence */
+int api_checkins_register(struct router *rt);
+
 #endif

@@ -8,6 +8,7 @@
 #include "app.h"
 #include "arena.h"
 #include "db.h"
+#include "engine.h"
 #include "http.h"
 #include "json.h"
 #include "layers.h"
@@ -67,7 +68,9 @@ static void get_metrics(struct req *r)
     for (size_t i = 0; i < layers_count; i++)
         gens = arena_printf(r->arena, "%spatrold_layer_generation{layer=\"%s\"} %llu\n", gens,
                             layers_names[i], layers_generation(r->app->layers, i));
-    char *copy = arena_printf(r->arena, "%.*s%s", (int)len, text, gens);
+    char *eng = engine_metrics_text(r->app->engine); /* queue, runs, rows written */
+    char *copy = arena_printf(r->arena, "%.*s%s%s", (int)len, text, gens, eng ? eng : "");
+    free(eng);
     free(text);
     len = strlen(copy);
     req_reply(r, 200, "text/plain; version=0.0.4; charset=utf-8", copy, len);

@@ -11,6 +11,7 @@ struct db_pool;
 struct router;
 struct metrics;
 struct layers;
+struct engine;
 
 struct app {
     const struct config *cfg;
@@ -18,6 +19,8 @@ struct app {
     struct router *router;
     struct metrics *metrics;
     struct layers *layers;
+    /* the check-in engine (engine.h): event stream, metrics; started before HTTP */
+    struct engine *engine;
     int schema_expected; /* newest migration this binary knows */
 };
 

@@ -58,6 +58,18 @@ static const struct opt opts[] = {
       "1: apply pending migrations at start; 0: refuse to start if any are pending" },
     { "town-bbox", "PATROLD_TOWN_BBOX", STR(town_bbox), "", 0, 0,
       "minlon,minlat,maxlon,maxlat: edited geometries must lie inside (empty: anywhere)" },
+    { "osmand-port", "PATROLD_OSMAND_PORT", INT(osmand_port), "5055", 0, 65535,
+      "port of the OsmAnd / Traccar Client listener (0: off; also at /api/v1/osmand)" },
+    { "max-accuracy-m", "PATROLD_MAX_ACCURACY_M", INT(max_accuracy_m), "100", 1, 100000,
+      "fixes with a worse horizontal accuracy are stored flagged" },
+    { "max-speed-kmh", "PATROLD_MAX_SPEED_KMH", INT(max_speed_kmh), "200", 10, 100000,
+      "fixes implying a faster jump from their neighbours are stored flagged" },
+    { "retention-days", "PATROLD_RETENTION_DAYS", INT(retention_days), "400", 0, 36500,
+      "drop positions older than this (whole months; 0: keep forever)" },
+    { "maintenance-interval-s", "PATROLD_MAINTENANCE_INTERVAL_S", INT(maintenance_interval_s),
+      "3600", 1, 86400, "partition maintenance (create ahead, drop expired) runs this often" },
+    { "engine-interval-s", "PATROLD_ENGINE_INTERVAL_S", INT(engine_interval_s), "30", 1, 3600,
+      "the check-in engine re-evaluates today's and yesterday's windows this often" },
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

@@ -27,6 +27,13 @@ struct config {
     long shutdown_grace_s;     /* how long SIGTERM waits for in-flight requests */
     long migrate;              /* 1: apply pending migrations at start; 0: refuse if pending */
     char *town_bbox;           /* "minlon,minlat,maxlon,maxlat" geometries must lie in; "" none */
+    long osmand_port;          /* OsmAnd / Traccar Client listener; 0 = off */
+    long max_accuracy_m;       /* fixes with worse accuracy are stored flagged */
+    long max_speed_kmh;        /* implied speed above this between fixes: flagged */
+    long retention_days;       /* positions partitions older than this are dropped; 0 = keep */
+    /* partition maintenance runs at start and then every this many seconds */
+    long maintenance_interval_s;
+    long engine_interval_s; /* the check-in engine's periodic pass (missed windows) */
 };
 
 /*

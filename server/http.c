@@ -1,8 +1,8 @@
 /*
  * http.c - patrold's HTTP server on libmicrohttpd: an internal thread pool over epoll, limits
  * on connections, per-IP connections, idle time and header memory, one arena per request, the
- * checks done before a body is read, and graceful shutdown. The only file that includes
- * <microhttpd.h>.
+ * checks done before a body is read, streamed bodies (server-sent events: parked connections
+ * woken by a ticker thread), and graceful shutdown. The only file that includes <microhttpd.h>.
  *
  * Not here: what any endpoint does (api_*.c), who a token belongs to (auth.c).
  */
@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -36,6 +37,10 @@
  * client still gets its 413; beyond that the connection is cut. */
 #define HTTP_DISCARD_MAX (64u << 20)
 
+/* How often parked streams are asked whether they have something to send. */
+#define HTTP_STREAM_TICK_MS 100
+#define HTTP_STREAM_BLOCK   4096
+
 struct http_server {
     struct MHD_Daemon *d;
     struct app *app;
@@ -44,6 +49,23 @@ struct http_server {
     atomic_long in_flight;
     atomic_ullong next_id;
     char rid_prefix[8];
+
+    /* Streamed responses handed to libmicrohttpd, under streams_mu. */
+    pthread_mutex_t streams_mu;
+    pthread_cond_t streams_cv; /* wakes the ticker early when stopping */
+    struct http_stream *streams;
+    int stopping; /* under streams_mu: every stream ends, none parks */
+    pthread_t ticker;
+};
+
+/* A streamed body (req_reply_stream). */
+struct http_stream {
+    struct req_stream cb;
+    struct http_server *s;
+    struct MHD_Connection *conn;
+    int handed; /* given to libmicrohttpd, which frees it through stream_free */
+    int parked; /* suspended, waiting for cb.ready (under streams_mu) */
+    struct http_stream *prev, *next;
 };
 
 /* Per-request state beyond what handlers see. */
@@ -103,12 +125,39 @@ const char *req_param(struct req *r, const char *name)
     return NULL;
 }
 
+static void stream_discard(struct http_stream *st)
+{
+    if (st == NULL)
+        return;
+    if (st->cb.free != NULL)
+        st->cb.free(st->cb.ctx);
+    free(st);
+}
+
 void req_reply(struct req *r, int status, const char *content_type, const char *body, size_t len)
 {
+    stream_discard(r->stream); /* a later reply replaces a stream not yet sent */
+    r->stream = NULL;
     r->status = status;
     r->resp_type = content_type;
     r->resp_body = body ? body : "";
     r->resp_len = body ? len : 0;
+}
+
+void req_reply_stream(struct req *r, int status, const char *content_type,
+                      const struct req_stream *st)
+{
+    struct http_stream *hs = calloc(1, sizeof(*hs));
+    if (hs == NULL) {
+        if (st->free != NULL)
+            st->free(st->ctx);
+        req_reply_error(r, ERR_INTERNAL, "out of memory");
+        return;
+    }
+    hs->cb = *st;
+    hs->conn = r->conn;
+    req_reply(r, status, content_type, NULL, 0);
+    r->stream = hs;
 }
 
 void req_add_header(struct req *r, const char *name, const char *value)
@@ -280,16 +329,120 @@ static int precheck(struct req_state *st)
     return 0;
 }
 
+/* ---- streamed bodies ---- */
+
+/*
+ * libmicrohttpd asks for more of a streamed body. Nothing to send: park the connection
+ * (MHD_suspend_connection from the content reader, which its documentation allows) until the
+ * ticker sees the stream ready; it then resumes it and this runs again.
+ */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct http_stream *st = cls;
+    struct http_server *s = st->s;
+    (void)pos;
+    pthread_mutex_lock(&s->streams_mu);
+    int stopping = s->stopping;
+    pthread_mutex_unlock(&s->streams_mu);
+    if (stopping)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    long n = st->cb.read(st->cb.ctx, buf, max);
+    if (n > 0)
+        return (ssize_t)(n <= (long)max ? n : (long)max);
+    if (n < 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    pthread_mutex_lock(&s->streams_mu);
+    if (s->stopping) {
+        pthread_mutex_unlock(&s->streams_mu);
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    MHD_suspend_connection(st->conn);
+    st->parked = 1;
+    pthread_mutex_unlock(&s->streams_mu);
+    return 0;
+}
+
+static void stream_free(void *cls)
+{
+    struct http_stream *st = cls;
+    struct http_server *s = st->s;
+    pthread_mutex_lock(&s->streams_mu);
+    if (st->prev != NULL)
+        st->prev->next = st->next;
+    else if (s->streams == st)
+        s->streams = st->next;
+    if (st->next != NULL)
+        st->next->prev = st->prev;
+    pthread_mutex_unlock(&s->streams_mu);
+    stream_discard(st);
+}
+
+/* Resumes parked streams that are ready (all of them when stopping). Under streams_mu. */
+static void streams_wake(struct http_server *s)
+{
+    for (struct http_stream *st = s->streams; st != NULL; st = st->next) {
+        if (!st->parked)
+            continue;
+        if (s->stopping || st->cb.ready == NULL || st->cb.ready(st->cb.ctx)) {
+            st->parked = 0;
+            MHD_resume_connection(st->conn);
+        }
+    }
+}
+
+static void *ticker_main(void *arg)
+{
+    struct http_server *s = arg;
+    pthread_mutex_lock(&s->streams_mu);
+    while (!s->stopping) {
+        streams_wake(s);
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_nsec += HTTP_STREAM_TICK_MS * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+            deadline.tv_sec++;
+            deadline.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->streams_cv, &s->streams_mu, &deadline);
+    }
+    streams_wake(s);
+    pthread_mutex_unlock(&s->streams_mu);
+    return NULL;
+}
+
+static struct MHD_Response *stream_response(struct http_server *s, struct req *r)
+{
+    struct http_stream *st = r->stream;
+    st->s = s;
+    struct MHD_Response *resp = MHD_create_response_from_callback(
+        MHD_SIZE_UNKNOWN, HTTP_STREAM_BLOCK, stream_read, st, stream_free);
+    if (resp == NULL)
+        return NULL;
+    r->stream = NULL;
+    st->handed = 1;
+    pthread_mutex_lock(&s->streams_mu);
+    st->next = s->streams;
+    if (s->streams != NULL)
+        s->streams->prev = st;
+    s->streams = st;
+    pthread_mutex_unlock(&s->streams_mu);
+    return resp;
+}
+
 /* ---- libmicrohttpd callbacks ---- */
 
-static enum MHD_Result queue_reply(struct MHD_Connection *c, struct req *r)
+static enum MHD_Result queue_reply(struct http_server *s, struct MHD_Connection *c, struct req *r)
 {
     if (r->status == 0) {
         log_msg(LOG_ERROR, r->rid, "handler for %s %s set no reply", r->method, r->path);
         req_reply_error(r, ERR_INTERNAL, "internal error (request %s)", r->rid);
     }
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        r->resp_len, (void *)(uintptr_t)r->resp_body, MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *resp = NULL;
+    if (r->stream != NULL)
+        resp = stream_response(s, r);
+    else
+        resp = MHD_create_response_from_buffer(r->resp_len, (void *)(uintptr_t)r->resp_body,
+                                               MHD_RESPMEM_MUST_COPY);
     if (resp == NULL)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->resp_type);
@@ -395,7 +548,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *con_cls = st;
         if (precheck(st) != 0) {
             st->replied_early = 1;
-            return queue_reply(c, &st->r);
+            return queue_reply(s, c, &st->r);
         }
         return MHD_YES;
     }
@@ -411,7 +564,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (st->too_large) {
         req_reply_error(r, ERR_TOO_LARGE, "the body is over %zu bytes, the limit here",
                         r->route->max_body);
-        return queue_reply(c, r);
+        return queue_reply(s, c, r);
     }
     if (st->buf != NULL) {
         r->body = arena_strndup(r->arena, st->buf, st->len);
@@ -420,11 +573,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         st->buf = NULL;
         if (r->body == NULL) {
             req_reply_error(r, ERR_INTERNAL, "out of memory");
-            return queue_reply(c, r);
+            return queue_reply(s, c, r);
         }
     }
     r->route->fn(r);
-    return queue_reply(c, r);
+    return queue_reply(s, c, r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -445,6 +598,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
             r->path, status, secs * 1000.0, r->remote[0] ? " from " : "", r->remote,
             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
     free(st->buf);
+    stream_discard(r->stream); /* a stream that never reached libmicrohttpd */
     arena_free(r->arena);
     free(st);
     *con_cls = NULL;
@@ -460,6 +614,13 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
     while (n > 0 && buf[n - 1] == '\n')
         buf[--n] = '\0';
     log_msg(LOG_WARN, NULL, "http: %s", buf);
+}
+
+static void server_free(struct http_server *s)
+{
+    pthread_mutex_destroy(&s->streams_mu);
+    pthread_cond_destroy(&s->streams_cv);
+    free(s);
 }
 
 struct http_server *http_start(struct app *app, const char *listen, long port,
@@ -487,12 +648,14 @@ struct http_server *http_start(struct app *app, const char *listen, long port,
     }
     s->app = app;
     s->fixed_path = fixed_path;
+    pthread_mutex_init(&s->streams_mu, NULL);
+    pthread_cond_init(&s->streams_cv, NULL);
     if (RAND_bytes(rnd, sizeof(rnd)) != 1)
         memset(rnd, 0, sizeof(rnd));
     snprintf(s->rid_prefix, sizeof(s->rid_prefix), "%02x%02x%02x", rnd[0], rnd[1], rnd[2]);
 
-    unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     /* Header memory: our own 431 check runs below this; libmicrohttpd's (an HTML 431) only
@@ -511,7 +674,13 @@ struct http_server *http_start(struct app *app, const char *listen, long port,
     if (s->d == NULL) {
         snprintf(msg, msglen, "cannot listen on %s port %ld (in use, or not permitted)", listen,
                  port);
-        free(s);
+        server_free(s);
+        return NULL;
+    }
+    if (pthread_create(&s->ticker, NULL, ticker_main, s) != 0) {
+        snprintf(msg, msglen, "cannot start a thread");
+        MHD_stop_daemon(s->d);
+        server_free(s);
         return NULL;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
@@ -531,6 +700,13 @@ void http_stop(struct http_server *s, long grace_s)
     MHD_socket fd = MHD_quiesce_daemon(s->d);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
+    /* End every stream: the parked ones are resumed and read no further. */
+    pthread_mutex_lock(&s->streams_mu);
+    s->stopping = 1;
+    streams_wake(s);
+    pthread_cond_signal(&s->streams_cv);
+    pthread_mutex_unlock(&s->streams_mu);
+    pthread_join(s->ticker, NULL);
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     long pending;
@@ -545,5 +721,5 @@ void http_stop(struct http_server *s, long grace_s)
         nanosleep(&pause, NULL);
     }
     MHD_stop_daemon(s->d);
-    free(s);
+    server_free(s);
 }

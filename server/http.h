@@ -18,6 +18,7 @@
 struct app;
 struct arena;
 struct http_server;
+struct http_stream;
 
 #define HTTP_MAX_HEADERS_OUT 8
 
@@ -43,6 +44,7 @@ struct req {
     size_t resp_len;
     int nheaders;
     const char *hname[HTTP_MAX_HEADERS_OUT], *hvalue[HTTP_MAX_HEADERS_OUT];
+    struct http_stream *stream; /* set by req_reply_stream; only http.c looks inside */
 };
 
 /*
@@ -58,8 +60,8 @@ struct http_server *http_start(struct app *app, const char *listen, long port,
 int http_port(const struct http_server *s);
 
 /*
- * Stops accepting, waits up to grace_s for in-flight requests to finish, then closes every
- * connection and frees s.
+ * Stops accepting, ends every streamed body, waits up to grace_s for in-flight requests to
+ * finish, then closes every connection and frees s.
  */
 void http_stop(struct http_server *s, long grace_s);
 
@@ -77,6 +79,31 @@ int req_query_foreach(struct req *r, int (*fn)(void *ctx, const char *name, cons
 
 /* Sets the reply. body is copied when the response is built; it may live in the arena. */
 void req_reply(struct req *r, int status, const char *content_type, const char *body, size_t len);
+
+/*
+ * A streamed body (server-sent events): produced piece by piece while the client reads,
+ * for as long as the producer likes. On a libmicrohttpd thread, read(ctx, buf, max) writes
+ * up to max bytes and returns how many (> 0), 0 when it has nothing to send now, or -1 to end
+ * the body. After a 0 the connection is parked (it holds no thread) until ready(ctx) returns
+ * non-zero; ready is polled about every 100 ms from another thread while the stream is parked,
+ * never at the same time as read, so it must be cheap and only read what read leaves behind
+ * (or atomics). free(ctx) runs exactly once, when the response is finished or the request ends
+ * without it. When the server stops, every stream ends (read is not called again).
+ */
+struct req_stream {
+    long (*read)(void *ctx, char *buf, size_t max);
+    int (*ready)(void *ctx);
+    void (*free)(void *ctx);
+    void *ctx;
+};
+
+/*
+ * Replies with status and a streamed body of content_type (borrowed: static or arena); st is
+ * copied and its ctx taken (freed through st->free even on failure). Headers added with
+ * req_add_header go out as usual. On out of memory replies 500 instead.
+ */
+void req_reply_stream(struct req *r, int status, const char *content_type,
+                      const struct req_stream *st);
 
 /* Adds a response header (name and value borrowed: static or arena). */
 void req_add_header(struct req *r, const char *name, const char *value);

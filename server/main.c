@@ -1,7 +1,9 @@
 /*
  * main.c - patrold's start and stop order. Start: settings, time zone, logging, wait for the
- * database, migrations, pool, routes, metrics, NOTIFY listener, HTTP. Stop (SIGTERM/SIGINT):
- * HTTP first (finishing in-flight requests), then the listener, the pool and the rest.
+ * database, migrations, pool, routes, metrics, NOTIFY listener, the check-in engine, HTTP, the
+ * OsmAnd port, the maintenance thread. Stop (SIGTERM/SIGINT): the OsmAnd port and HTTP first
+ * (finishing in-flight requests, ending event streams), then maintenance, the engine, the
+ * listener, the pool and the rest.
  * Operator commands (migrate, user, token, device) are in cli.c.
  */
 #include "api.h"
@@ -9,9 +11,11 @@
 #include "cli.h"
 #include "config.h"
 #include "db.h"
+#include "engine.h"
 #include "http.h"
 #include "layers.h"
 #include "log.h"
+#include "maintenance.h"
 #include "metrics.h"
 #include "migrate.h"
 #include "router.h"
@@ -94,6 +98,8 @@ static int serve(const struct config *cfg)
                              .acquire_timeout_ms = cfg->db_acquire_timeout_ms,
                              .size = cfg->db_pool };
     struct http_server *http = NULL;
+    struct http_server *osmand = NULL; /* the OsmAnd / Traccar Client port */
+    struct maint *maint = NULL;
 
     /* Every thread created from here on inherits the blocked set; main waits for them. */
     sigemptyset(&stop);
@@ -111,7 +117,8 @@ static int serve(const struct config *cfg)
     app.router = router_new();
     if (app.pool == NULL || app.router == NULL || api_core_register(app.router) != 0 ||
         api_admin_register(app.router) != 0 || api_features_register(app.router) != 0 ||
-        api_reports_register(app.router) != 0) {
+        api_reports_register(app.router) != 0 || api_ingest_register(app.router) != 0 ||
+        api_checkins_register(app.router) != 0) {
         log_error("cannot build the route table");
         goto out;
     }
@@ -119,6 +126,16 @@ static int serve(const struct config *cfg)
     app.layers = layers_start(&s);
     if (app.metrics == NULL || app.layers == NULL) {
         log_error("out of memory at start");
+        goto out;
+    }
+    struct engine_config ec = { .pool = app.pool,
+                                .db = &s,
+                                .layers = app.layers,
+                                .interval_s = cfg->engine_interval_s,
+                                .poll_ms = 5000 };
+    app.engine = engine_start(&ec);
+    if (app.engine == NULL) {
+        log_error("cannot start the check-in engine");
         goto out;
     }
     http = http_start(&app, cfg->listen, cfg->port, NULL, msg, sizeof(msg));
@@ -129,13 +146,34 @@ static int serve(const struct config *cfg)
     log_info("patrold %s listening on http://%s:%d/ (time zone %s, %ld threads, %ld db "
              "connections)",
              PATROLGIS_VERSION, cfg->listen, http_port(http), cfg->tz, cfg->threads, cfg->db_pool);
+    if (cfg->osmand_port != 0) {
+        osmand =
+            http_start(&app, cfg->listen, cfg->osmand_port, "/api/v1/osmand", msg, sizeof(msg));
+        if (osmand == NULL) {
+            log_error("OsmAnd listener: %s (set --osmand-port, 0 to turn it off)", msg);
+            http_stop(http, 0);
+            goto out;
+        }
+        log_info("OsmAnd / Traccar Client listener on http://%s:%d/", cfg->listen,
+                 http_port(osmand));
+    }
+    maint = maint_start(app.pool, cfg->retention_days, cfg->maintenance_interval_s);
+    if (maint == NULL) {
+        log_error("cannot start the maintenance thread");
+        http_stop(osmand, 0);
+        http_stop(http, 0);
+        goto out;
+    }
 
     sigwait(&stop, &sig);
     log_info("%s received: finishing in-flight requests (up to %lds)", strsignal(sig),
              cfg->shutdown_grace_s);
+    http_stop(osmand, cfg->shutdown_grace_s);
     http_stop(http, cfg->shutdown_grace_s);
     rc = 0;
 out:
+    maint_stop(maint);
+    engine_stop(app.engine);
     layers_stop(app.layers);
     metrics_free(app.metrics);
     router_free(app.router);

@@ -457,6 +457,11 @@ class Server:
         if self.log_level and "--log-level" not in self.options \
                 and "PATROLD_LOG_LEVEL" not in penv:
             cmd += ["--log-level", self.log_level]
+        # The OsmAnd listener's default port (5055) would collide between servers running
+        # side by side: off unless a test asks for it.
+        if not any(o.startswith("--osmand-port") for o in self.options) \
+                and "PATROLD_OSMAND_PORT" not in penv:
+            cmd += ["--osmand-port", "0"]
         cmd += self.options + self.command
         self.cmd = cmd
         self._log = open(self.log_path, "ab")

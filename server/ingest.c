@@ -1,0 +1,555 @@
+/*
+ * ingest.c - the ingestion transaction (see ingest.h). Arrays go to PostgreSQL as text array
+ * parameters of a few prepared statements (one INSERT for the whole batch, unnest on the
+ * server side), never as spliced SQL.
+ *
+ * Not here: the rules that judge a fix and the speed filter itself (ingest_fix.c).
+ */
+#include "ingest.h"
+
+#include "db.h"
+#include "log.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define XSTR(x) STR_(x)
+#define STR_(x) #x
+
+/* ---- a growable text buffer for array literals ---- */
+
+struct sbuf {
+    char *s;
+    size_t len, cap;
+    int failed;
+};
+
+__attribute__((format(printf, 2, 3))) static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    if (b->failed)
+        return;
+    for (;;) {
+        size_t room = b->cap - b->len;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            b->failed = 1;
+            return;
+        }
+        if ((size_t)n < room) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        while (cap - b->len <= (size_t)n)
+            cap *= 2;
+        char *grown = realloc(b->s, cap);
+        if (grown == NULL) {
+            b->failed = 1;
+            return;
+        }
+        b->s = grown;
+        b->cap = cap;
+    }
+}
+
+/* Appends "," before every element but the first of an array literal "{...}". */
+static void sb_sep(struct sbuf *b, size_t i)
+{
+    sb_printf(b, "%s", i == 0 ? "{" : ",");
+}
+
+static void sb_real(struct sbuf *b, size_t i, double v)
+{
+    sb_sep(b, i);
+    if (isnan(v))
+        sb_printf(b, "NULL");
+    else
+        sb_printf(b, "%.7g", v);
+}
+
+static void sb_close(struct sbuf *b)
+{
+    sb_printf(b, "}");
+}
+
+static void sb_free(struct sbuf *b)
+{
+    free(b->s);
+    b->s = NULL;
+}
+
+/* ---- statements ---- */
+
+static struct stmt st_lock = STMT("ingest_lock", "SELECT pg_advisory_xact_lock("
+                                                 "hashtext('patrolgis.ingest'),"
+                                                 " ($1::bigint % 2147483647)::int)");
+
+static struct stmt st_partitions =
+    STMT("ingest_partitions", "SELECT coalesce(sum(positions_ensure_partitions(m, m)), 0)::int"
+                              "  FROM unnest($1::date[]) AS m"
+                              " WHERE to_regclass('positions_p' || to_char(m, 'YYYYMM')) IS NULL");
+
+static struct stmt st_insert =
+    STMT("ingest_insert",
+         "INSERT INTO positions (device_id, fix_time, geom, speed_kmh, heading, accuracy_m,"
+         "                       altitude_m, source, src_crs, flags)"
+         " SELECT $1::bigint, timestamptz 'epoch' + u.t * interval '1 millisecond',"
+         "        ST_SetSRID(ST_MakePoint(u.x, u.y), 4326), u.v, u.h, u.a, u.z, $2, $3, u.f"
+         "   FROM unnest($4::bigint[], $5::float8[], $6::float8[], $7::real[], $8::real[],"
+         "               $9::real[], $10::real[], $11::int[]) AS u(t, x, y, v, h, a, z, f)"
+         " ON CONFLICT (device_id, fix_time) DO NOTHING"
+         " RETURNING (extract(epoch FROM fix_time) * 1000)::bigint");
+
+/* Every stored fix inside each cluster, and the INGEST_WINDOW_CANDIDATES candidates (fixes
+ * with no flag but the speed one) before and after it. */
+static struct stmt st_window =
+    STMT("ingest_window",
+         "WITH c AS (SELECT timestamptz 'epoch' + lo * interval '1 millisecond' AS lo,"
+         "                  timestamptz 'epoch' + hi * interval '1 millisecond' AS hi"
+         "             FROM unnest($2::bigint[], $3::bigint[]) AS u(lo, hi)),"
+         " w AS (SELECT p.fix_time, ST_X(p.geom) AS x, ST_Y(p.geom) AS y, p.flags"
+         "         FROM c JOIN positions p ON p.device_id = $1::bigint"
+         "                                 AND p.fix_time BETWEEN c.lo AND c.hi"
+         "       UNION"
+         "       SELECT b.* FROM c CROSS JOIN LATERAL"
+         "         (SELECT fix_time, ST_X(geom), ST_Y(geom), flags FROM positions"
+         "           WHERE device_id = $1::bigint AND fix_time < c.lo AND (flags & ~1) = 0"
+         "           ORDER BY fix_time DESC LIMIT " XSTR(
+             INGEST_WINDOW_CANDIDATES) ") b"
+                                       "       UNION"
+                                       "       SELECT a.* FROM c CROSS JOIN LATERAL"
+                                       "         (SELECT fix_time, ST_X(geom), ST_Y(geom), flags "
+                                       "FROM positions"
+                                       "           WHERE device_id = $1::bigint AND fix_time > "
+                                       "c.hi AND (flags & ~1) = 0"
+                                       "           ORDER BY fix_time LIMIT " XSTR(
+                                           INGEST_WINDOW_CANDIDATES) ") a)"
+                                                                     " SELECT (extract(epoch FROM "
+                                                                     "fix_time) * 1000)::bigint, "
+                                                                     "x, y, flags"
+                                                                     "   FROM w ORDER BY fix_time");
+
+static struct stmt st_reflag = STMT(
+    "ingest_reflag", "UPDATE positions p SET flags = u.f"
+                     "  FROM unnest($2::bigint[], $3::int[]) AS u(t, f)"
+                     " WHERE p.device_id = $1::bigint"
+                     "   AND p.fix_time = timestamptz 'epoch' + u.t * interval '1 millisecond'");
+
+/* device_latest = the newest fix without any flag (none: no row). */
+static struct stmt st_latest =
+    STMT("ingest_latest",
+         "WITH newest AS (SELECT device_id, fix_time, geom, speed_kmh, heading FROM positions"
+         "                 WHERE device_id = $1::bigint AND flags = 0"
+         "                 ORDER BY fix_time DESC LIMIT 1),"
+         " gone AS (DELETE FROM device_latest WHERE device_id = $1::bigint"
+         "           AND NOT EXISTS (SELECT 1 FROM newest))"
+         " INSERT INTO device_latest AS l (device_id, fix_time, geom, speed_kmh, heading)"
+         " SELECT device_id, fix_time, geom, speed_kmh, heading FROM newest"
+         " ON CONFLICT (device_id) DO UPDATE SET fix_time = EXCLUDED.fix_time,"
+         "   geom = EXCLUDED.geom, speed_kmh = EXCLUDED.speed_kmh, heading = EXCLUDED.heading"
+         " WHERE (l.fix_time, l.speed_kmh, l.heading) IS DISTINCT FROM"
+         "       (EXCLUDED.fix_time, EXCLUDED.speed_kmh, EXCLUDED.heading)"
+         "    OR NOT ST_Equals(l.geom, EXCLUDED.geom)");
+
+static struct stmt st_queue = STMT(
+    "ingest_queue",
+    "WITH q AS (INSERT INTO engine_queue (device_id, new_from, new_to)"
+    "           VALUES ($1::bigint, timestamptz 'epoch' + $2::bigint * interval '1 millisecond',"
+    "                   timestamptz 'epoch' + $3::bigint * interval '1 millisecond')"
+    "           RETURNING device_id)"
+    " SELECT pg_notify('" INGEST_NOTIFY_CHANNEL "', device_id::text) FROM q");
+
+static struct stmt st_audit =
+    STMT("ingest_audit", "INSERT INTO audit_log (actor, action, target, target_id, request_id,"
+                         " detail) VALUES ($1, 'upload', 'positions', $2::bigint, $3, $4)");
+
+/* ---- helpers ---- */
+
+static const char *crs_column(enum crs c)
+{
+    switch (c) {
+    case CRS_CGCS2000:
+        return "cgcs2000";
+    case CRS_GCJ02:
+        return "gcj02";
+    default:
+        return "wgs84";
+    }
+}
+
+/* The UTC year and month of a time in ms (H. Hinnant's civil_from_days). */
+static void year_month(int64_t ms, int *y, int *m)
+{
+    int64_t z = (ms >= 0 ? ms / 86400000 : (ms - 86399999) / 86400000) + 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int mo = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (mo <= 2));
+    *m = mo;
+}
+
+struct keyed {
+    int64_t t;
+    size_t i; /* index in the request */
+};
+
+static int cmp_keyed(const void *a, const void *b)
+{
+    const struct keyed *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int contains(const int64_t *sorted, size_t n, int64_t t)
+{
+    return n > 0 && bsearch(&t, sorted, n, sizeof(*sorted), cmp_i64) != NULL;
+}
+
+/* The accepted fixes sorted by time; of equal times the first in the request is kept (the
+ * others count as duplicates). Returns how many were kept in out[]. */
+static size_t unique_by_time(const struct ingest_fix *fixes, size_t n,
+                             const struct ingest_verdict *v, struct keyed *out)
+{
+    size_t m = 0, k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (v[i].reject == NULL)
+            out[m++] = (struct keyed){ fixes[i].t_ms, i };
+    qsort(out, m, sizeof(*out), cmp_keyed);
+    for (size_t i = 0; i < m; i++)
+        if (k == 0 || out[i].t != out[k - 1].t)
+            out[k++] = out[i];
+    return k;
+}
+
+/* ---- the transaction, step by step ---- */
+
+struct work {
+    struct db_conn *c;
+    const struct ingest_request *rq;
+    struct ingest_result *out;
+    char id[24];
+    int64_t *fresh; /* sorted times of the newly stored fixes */
+    size_t nfresh;
+    int64_t span_lo, span_hi; /* fix times stored or re-flagged by this batch */
+    char *msg;
+    size_t msglen;
+};
+
+/* The client's message for a database failure. */
+static void db_failure(struct work *w, enum err e)
+{
+    snprintf(w->msg, w->msglen, "could not store the fixes (%s); nothing was stored",
+             e == ERR_UNAVAILABLE ? "the database is not available; retry shortly"
+             : e == ERR_TIMEOUT   ? "the database took too long; retry"
+                                  : "database error");
+}
+
+static enum err exec(struct work *w, struct stmt *s, int np, const char *const *p, PGresult **res)
+{
+    enum err e = db_exec(w->c, s, np, p, res, w->rq->rid);
+    if (e != ERR_OK)
+        db_failure(w, e);
+    return e;
+}
+
+static enum err oom(struct work *w)
+{
+    snprintf(w->msg, w->msglen, "out of memory; nothing was stored");
+    return ERR_INTERNAL;
+}
+
+/*
+ * Creates the monthly partitions the batch needs, in a short transaction of its own before the
+ * batch's: positions_ensure_partitions() holds its lock until COMMIT, which would serialise
+ * every batch behind one that creates a partition. Two sessions creating the same month race
+ * (the loser's catalog view can predate the winner's COMMIT: "already exists"); a new
+ * transaction sees the winner's table, so such a failure is retried. An extra partition is
+ * harmless if the batch then fails.
+ */
+static enum err step_partitions(struct work *w, const struct keyed *k, size_t m)
+{
+    struct sbuf b = { 0 };
+    int last_y = 0, last_m = 0;
+    size_t nm = 0;
+    for (size_t i = 0; i < m; i++) {
+        int y, mo;
+        year_month(k[i].t, &y, &mo);
+        if (y == last_y && mo == last_m)
+            continue;
+        sb_sep(&b, nm++);
+        sb_printf(&b, "%04d-%02d-01", y, mo);
+        last_y = y;
+        last_m = mo;
+    }
+    sb_close(&b);
+    if (b.failed) {
+        sb_free(&b);
+        return oom(w);
+    }
+    const char *params[1] = { b.s };
+    PGresult *res = NULL;
+    enum err e = ERR_OK;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        e = exec(w, &st_partitions, 1, params, &res);
+        const char *state = db_error_sqlstate(w->c);
+        if (e == ERR_OK || (strcmp(state, "42P07") != 0 && strcmp(state, "23505") != 0))
+            break;
+        log_msg(LOG_INFO, w->rq->rid, "ingest: partition created concurrently; retrying");
+    }
+    if (e == ERR_OK && strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+        log_msg(LOG_INFO, w->rq->rid, "ingest: created %s positions partition(s) for months %s",
+                PQgetvalue(res, 0, 0), b.s);
+    PQclear(res);
+    sb_free(&b);
+    return e;
+}
+
+static enum err step_insert(struct work *w, const struct ingest_fix *fixes,
+                            const struct ingest_verdict *v, const struct keyed *k, size_t m)
+{
+    struct sbuf a[8] = { { 0 } };
+    enum err e = ERR_OK;
+    for (size_t j = 0; j < m; j++) {
+        const struct ingest_fix *f = &fixes[k[j].i];
+        sb_sep(&a[0], j);
+        sb_printf(&a[0], "%lld", (long long)f->t_ms);
+        sb_sep(&a[1], j);
+        sb_printf(&a[1], "%.10f", f->lon);
+        sb_sep(&a[2], j);
+        sb_printf(&a[2], "%.10f", f->lat);
+        sb_real(&a[3], j, f->speed_kmh);
+        sb_real(&a[4], j, f->heading);
+        sb_real(&a[5], j, f->accuracy_m);
+        sb_real(&a[6], j, f->altitude_m);
+        sb_sep(&a[7], j);
+        sb_printf(&a[7], "%d", v[k[j].i].flags);
+    }
+    int failed = 0;
+    for (int i = 0; i < 8; i++) {
+        sb_close(&a[i]);
+        failed |= a[i].failed;
+    }
+    PGresult *res = NULL;
+    if (failed) {
+        e = oom(w);
+        goto out;
+    }
+    const char *params[11] = { w->id,  w->rq->source, crs_column(w->rq->crs),
+                               a[0].s, a[1].s,        a[2].s,
+                               a[3].s, a[4].s,        a[5].s,
+                               a[6].s, a[7].s };
+    e = exec(w, &st_insert, 11, params, &res);
+    if (e != ERR_OK)
+        goto out;
+    size_t n = (size_t)PQntuples(res);
+    w->fresh = malloc((n ? n : 1) * sizeof(*w->fresh));
+    if (w->fresh == NULL) {
+        e = oom(w);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        w->fresh[i] = strtoll(PQgetvalue(res, (int)i, 0), NULL, 10);
+    qsort(w->fresh, n, sizeof(*w->fresh), cmp_i64);
+    w->nfresh = n;
+    if (n > 0) {
+        w->span_lo = w->fresh[0];
+        w->span_hi = w->fresh[n - 1];
+    }
+out:
+    PQclear(res);
+    for (int i = 0; i < 8; i++)
+        sb_free(&a[i]);
+    return e;
+}
+
+/* Array literal of n int64 values. */
+static void sb_i64s(struct sbuf *b, const int64_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        sb_sep(b, i);
+        sb_printf(b, "%lld", (long long)v[i]);
+    }
+    if (n == 0)
+        sb_printf(b, "{");
+    sb_close(b);
+}
+
+/* Writes the changed speed flags of the window rows; counts the flagged new fixes. */
+static enum err apply_flags(struct work *w, const struct ingest_pt *pts, size_t n)
+{
+    struct sbuf ts = { 0 }, fl = { 0 };
+    size_t nchanged = 0;
+    for (size_t i = 0; i < n; i++) {
+        int fresh = contains(w->fresh, w->nfresh, pts[i].t_ms);
+        if (fresh && pts[i].new_flags != 0)
+            w->out->flagged++;
+        if (!pts[i].affected || pts[i].new_flags == pts[i].flags)
+            continue;
+        sb_sep(&ts, nchanged);
+        sb_printf(&ts, "%lld", (long long)pts[i].t_ms);
+        sb_sep(&fl, nchanged);
+        sb_printf(&fl, "%d", pts[i].new_flags);
+        nchanged++;
+        if (!fresh) {
+            w->out->reflagged++;
+            if (pts[i].t_ms < w->span_lo)
+                w->span_lo = pts[i].t_ms;
+            if (pts[i].t_ms > w->span_hi)
+                w->span_hi = pts[i].t_ms;
+        }
+    }
+    enum err e = ERR_OK;
+    sb_close(&ts);
+    sb_close(&fl);
+    if (ts.failed || fl.failed) {
+        e = oom(w);
+    } else if (nchanged > 0) {
+        const char *params[3] = { w->id, ts.s, fl.s };
+        e = exec(w, &st_reflag, 3, params, NULL);
+    }
+    sb_free(&ts);
+    sb_free(&fl);
+    return e;
+}
+
+/* Recomputes the impossible-speed flag around the new fixes (ingest_fix.h explains why the
+ * window is enough) and updates the rows whose flag changed. */
+static enum err step_flags(struct work *w)
+{
+    enum err e;
+    int64_t *lo = malloc(w->nfresh * sizeof(*lo)), *hi = malloc(w->nfresh * sizeof(*hi));
+    struct sbuf blo = { 0 }, bhi = { 0 };
+    struct ingest_pt *pts = NULL;
+    PGresult *res = NULL;
+    if (lo == NULL || hi == NULL) {
+        e = oom(w);
+        goto out;
+    }
+    size_t ncl = ingest_clusters(w->fresh, w->nfresh, lo, hi);
+    sb_i64s(&blo, lo, ncl);
+    sb_i64s(&bhi, hi, ncl);
+    if (blo.failed || bhi.failed) {
+        e = oom(w);
+        goto out;
+    }
+    const char *params[3] = { w->id, blo.s, bhi.s };
+    e = exec(w, &st_window, 3, params, &res);
+    if (e != ERR_OK)
+        goto out;
+    size_t n = (size_t)PQntuples(res);
+    pts = calloc(n ? n : 1, sizeof(*pts));
+    if (pts == NULL) {
+        e = oom(w);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int r = (int)i;
+        pts[i].t_ms = strtoll(PQgetvalue(res, r, 0), NULL, 10);
+        pts[i].lon = strtod(PQgetvalue(res, r, 1), NULL);
+        pts[i].lat = strtod(PQgetvalue(res, r, 2), NULL);
+        pts[i].flags = (int)strtol(PQgetvalue(res, r, 3), NULL, 10);
+    }
+    ingest_speed_flags(pts, n, w->rq->limits->max_speed_kmh);
+    ingest_affected(pts, n, lo, hi, ncl);
+    e = apply_flags(w, pts, n);
+out:
+    PQclear(res);
+    free(pts);
+    sb_free(&blo);
+    sb_free(&bhi);
+    free(lo);
+    free(hi);
+    return e;
+}
+
+static enum err step_queue(struct work *w)
+{
+    char from[24], to[24];
+    snprintf(from, sizeof(from), "%lld", (long long)w->span_lo);
+    snprintf(to, sizeof(to), "%lld", (long long)w->span_hi);
+    const char *params[3] = { w->id, from, to };
+    return exec(w, &st_queue, 3, params, NULL);
+}
+
+static enum err step_audit(struct work *w)
+{
+    char detail[200];
+    snprintf(detail, sizeof(detail), "%s: %ld new, %ld duplicate, %ld flagged, %ld rejected",
+             w->rq->source, w->out->fresh, w->out->duplicate, w->out->flagged, w->out->rejected);
+    const char *params[4] = { w->rq->audit_actor, w->id, w->rq->rid ? w->rq->rid : "", detail };
+    return exec(w, &st_audit, 4, params, NULL);
+}
+
+enum err ingest_batch(struct db_conn *c, const struct ingest_request *rq, struct ingest_fix *fixes,
+                      size_t n, struct ingest_verdict *verdicts, struct ingest_result *out,
+                      char *msg, size_t msglen)
+{
+    struct work w = { .c = c, .rq = rq, .out = out, .msg = msg, .msglen = msglen };
+    struct keyed *k = NULL;
+    enum err e;
+
+    memset(out, 0, sizeof(*out));
+    msg[0] = '\0';
+    out->accepted = (long)ingest_check(fixes, n, rq->crs, rq->now_ms, rq->limits, verdicts);
+    out->rejected = (long)n - out->accepted;
+    if (out->accepted == 0) {
+        snprintf(msg, msglen, "every fix was rejected; nothing was stored");
+        return ERR_UNPROCESSABLE;
+    }
+    snprintf(w.id, sizeof(w.id), "%lld", rq->device_id);
+    k = malloc((size_t)out->accepted * sizeof(*k));
+    if (k == NULL)
+        return oom(&w);
+    size_t m = unique_by_time(fixes, n, verdicts, k);
+
+    e = step_partitions(&w, k, m);
+    if (e != ERR_OK)
+        goto out;
+    e = db_begin(c, rq->rid);
+    if (e != ERR_OK) {
+        db_failure(&w, e);
+        goto out;
+    }
+    const char *lock_params[1] = { w.id };
+    if ((e = exec(&w, &st_lock, 1, lock_params, NULL)) != ERR_OK ||
+        (e = step_insert(&w, fixes, verdicts, k, m)) != ERR_OK)
+        goto out;
+    out->fresh = (long)w.nfresh;
+    out->duplicate = out->accepted - out->fresh;
+    if (w.nfresh > 0) {
+        const char *id_params[1] = { w.id };
+        if ((e = step_flags(&w)) != ERR_OK ||
+            (e = exec(&w, &st_latest, 1, id_params, NULL)) != ERR_OK ||
+            (e = step_queue(&w)) != ERR_OK)
+            goto out;
+    }
+    if (rq->audit_actor != NULL && (e = step_audit(&w)) != ERR_OK)
+        goto out;
+    e = db_commit(c, rq->rid);
+    if (e != ERR_OK)
+        snprintf(msg, msglen, "could not commit the fixes; nothing was stored, retry");
+out:
+    if (e != ERR_OK) {
+        db_rollback(c, rq->rid);
+        out->fresh = out->duplicate = out->flagged = out->reflagged = 0;
+    }
+    free(w.fresh);
+    free(k);
+    return e;
+}
