@@ -18,19 +18,6 @@
 
 #define ADMIN_MAX_BODY (64 * 1024)
 
-/* Runs fn's database work on a pooled connection; replies 503 when none is available. */
-static struct db_conn *admin_conn(struct req *r)
-{
-    char msg[160];
-    struct db_conn *c = NULL;
-    enum err e = db_acquire(r->app->pool, &c, msg, sizeof(msg));
-    if (e != ERR_OK) {
-        req_reply_error(r, e, "the database is not available; retry shortly");
-        return NULL;
-    }
-    return c;
-}
-
 static void account_ctx_init(struct account_ctx *x, struct req *r, struct db_conn *c, char *actor,
                              size_t actor_len, char *msg, size_t msglen)
 {
@@ -46,12 +33,12 @@ static void account_ctx_init(struct account_ctx *x, struct req *r, struct db_con
 /* Replies with a query's rows as a JSON array of objects under `key`. */
 static void reply_rows(struct req *r, struct stmt *s, const char *key)
 {
-    struct db_conn *c = admin_conn(r);
+    struct db_conn *c = req_db_acquire(r);
     if (c == NULL)
         return;
     PGresult *res;
     enum err e = db_exec(c, s, 0, NULL, &res, r->rid);
-    db_release(r->app->pool, c);
+    req_db_release(r, c);
     if (e != ERR_OK) {
         req_reply_error(r, e, "could not read %s", key);
         return;
@@ -90,7 +77,7 @@ static void post_users(struct req *r)
         req_reply_error(r, ERR_INVALID_ARGUMENT, "members 'name' and 'role' are required");
         goto out;
     }
-    struct db_conn *c = admin_conn(r);
+    struct db_conn *c = req_db_acquire(r);
     if (c == NULL)
         goto out;
     char actor[160], msg[256];
@@ -100,7 +87,7 @@ static void post_users(struct req *r)
     char created[40] = "";
     enum err e =
         accounts_user_create(&x, name, role, display, password, &id, created, sizeof(created));
-    db_release(r->app->pool, c);
+    req_db_release(r, c);
     if (e != ERR_OK) {
         req_reply_error(r, e, "%s", msg);
         goto out;
@@ -136,7 +123,7 @@ static void post_tokens(struct req *r)
         req_reply_error(r, ERR_INVALID_ARGUMENT, "expires_days must be 0 (never) to 36500");
         goto out;
     }
-    struct db_conn *c = admin_conn(r);
+    struct db_conn *c = req_db_acquire(r);
     if (c == NULL)
         goto out;
     char actor[160], msg[256], token[AUTH_TOKEN_LEN + 1], expires[40] = "";
@@ -145,7 +132,7 @@ static void post_tokens(struct req *r)
     account_ctx_init(&x, r, c, actor, sizeof(actor), msg, sizeof(msg));
     enum err e = accounts_token_issue(&x, user ? WHO_USER : WHO_DEVICE, user ? user : device, label,
                                       (long)days, token, &id, expires, sizeof(expires));
-    db_release(r->app->pool, c);
+    req_db_release(r, c);
     if (e != ERR_OK) {
         req_reply_error(r, e, "%s", msg);
         goto out;
@@ -166,14 +153,14 @@ static void delete_token(struct req *r)
         req_reply_error(r, ERR_INVALID_ARGUMENT, "a token id is a positive integer");
         return;
     }
-    struct db_conn *c = admin_conn(r);
+    struct db_conn *c = req_db_acquire(r);
     if (c == NULL)
         return;
     char actor[160], msg[256];
     struct account_ctx x;
     account_ctx_init(&x, r, c, actor, sizeof(actor), msg, sizeof(msg));
     enum err e = accounts_token_revoke(&x, id);
-    db_release(r->app->pool, c);
+    req_db_release(r, c);
     if (e != ERR_OK) {
         req_reply_error(r, e, "%s", msg);
         return;
@@ -220,7 +207,7 @@ static void post_devices(struct req *r)
         req_reply_error(r, ERR_INVALID_ARGUMENT, "member 'name' is required");
         goto out;
     }
-    struct db_conn *c = admin_conn(r);
+    struct db_conn *c = req_db_acquire(r);
     if (c == NULL)
         goto out;
     char actor[160], msg[256], token[AUTH_TOKEN_LEN + 1], ident[AUTH_IDENT_LEN + 1];
@@ -228,7 +215,7 @@ static void post_devices(struct req *r)
     long long id = 0;
     account_ctx_init(&x, r, c, actor, sizeof(actor), msg, sizeof(msg));
     enum err e = accounts_device_create(&x, name, kind, unit, ident, token, &id);
-    db_release(r->app->pool, c);
+    req_db_release(r, c);
     if (e != ERR_OK) {
         req_reply_error(r, e, "%s", msg);
         goto out;

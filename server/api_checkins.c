@@ -175,15 +175,12 @@ static int arg_format(struct req *r, bool *csv)
 static PGresult *run(struct req *r, struct stmt *s, int n, const char *const *params,
                      const char *what)
 {
-    char msg[160];
-    struct db_conn *c = NULL;
-    if (db_acquire(r->app->pool, &c, msg, sizeof(msg)) != ERR_OK) {
-        req_reply_error(r, ERR_UNAVAILABLE, "the database is not available; retry shortly");
+    struct db_conn *c = req_db_acquire(r);
+    if (c == NULL)
         return NULL;
-    }
     PGresult *res = NULL;
     enum err e = db_exec(c, s, n, params, &res, r->rid);
-    db_release(r->app->pool, c);
+    req_db_release(r, c);
     if (e != ERR_OK) {
         req_reply_error(r, e, "could not read %s", what);
         return NULL;

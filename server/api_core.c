@@ -32,7 +32,7 @@ static void get_readyz(struct req *r)
     enum err e = db_acquire(r->app->pool, &c, msg, sizeof(msg));
     if (e == ERR_OK) {
         e = migrate_current(c, &version, msg, sizeof(msg));
-        db_release(r->app->pool, c);
+        req_db_release(r, c);
     }
     int expected = r->app->schema_expected;
     if (e != ERR_OK || version != expected) {

@@ -70,17 +70,6 @@ static json_t *link(const char *href, const char *rel, const char *type, const c
     return l;
 }
 
-static struct db_conn *features_conn(struct req *r)
-{
-    char msg[160];
-    struct db_conn *c = NULL;
-    if (db_acquire(r->app->pool, &c, msg, sizeof(msg)) != ERR_OK) {
-        req_reply_error(r, ERR_UNAVAILABLE, "the database is not available; retry shortly");
-        return NULL;
-    }
-    return c;
-}
-
 /* The layer named by the path's {cid}; replies 404 when there is none. */
 static const struct layer_def *path_layer(struct req *r)
 {
@@ -298,7 +287,7 @@ static void get_collections(struct req *r)
 {
     if (check_format(r) != 0)
         return;
-    struct db_conn *c = features_conn(r);
+    struct db_conn *c = req_db_acquire(r);
     if (c == NULL)
         return;
     json_t *list = json_array();
@@ -307,7 +296,7 @@ static void get_collections(struct req *r)
         const char *ext = layer_extent(r, c, layerdef_all[i], &e);
         json_array_append_new(list, collection_json(r, layerdef_all[i], ext));
     }
-    db_release(r->app->pool, c);
+    req_db_release(r, c);
     if (e != ERR_OK) {
         json_decref(list);
         req_reply_error(r, e, "could not read the collections");
@@ -325,12 +314,12 @@ static void get_collection(struct req *r)
     const struct layer_def *l = path_layer(r);
     if (l == NULL || check_format(r) != 0)
         return;
-    struct db_conn *c = features_conn(r);
+    struct db_conn *c = req_db_acquire(r);
     if (c == NULL)
         return;
     enum err e;
     const char *ext = layer_extent(r, c, l, &e);
-    db_release(r->app->pool, c);
+    req_db_release(r, c);
     if (e != ERR_OK) {
         req_reply_error(r, e, "could not read collection %s", l->id);
         return;
@@ -644,7 +633,7 @@ static void get_items(struct req *r)
             req_reply_error(r, q.err ? q.err : ERR_INTERNAL, "%s", q.error);
         return;
     }
-    struct db_conn *c = features_conn(r);
+    struct db_conn *c = req_db_acquire(r);
     if (c == NULL)
         return;
     PGresult *res = NULL, *cnt = NULL;
@@ -654,7 +643,7 @@ static void get_items(struct req *r)
     enum err e = db_exec_params(c, sql, q.n, q.params, &res, r->rid);
     if (e == ERR_OK)
         e = db_exec_params(c, count_sql, q.n, q.params, &cnt, r->rid);
-    db_release(r->app->pool, c);
+    req_db_release(r, c);
     if (e != ERR_OK) {
         PQclear(res);
         req_reply_error(
@@ -768,12 +757,12 @@ static void get_item(struct req *r)
     if (l == NULL || path_fid(r, &fid) != 0 || check_format(r) != 0 ||
         parse_out_crs(r, "crs", &oc) != 0)
         return;
-    struct db_conn *c = features_conn(r);
+    struct db_conn *c = req_db_acquire(r);
     if (c == NULL)
         return;
     enum err e;
     json_t *f = read_feature(r, c, l, fid, &oc, &version, &e);
-    db_release(r->app->pool, c);
+    req_db_release(r, c);
     if (f == NULL) {
         if (e == ERR_NOT_FOUND)
             req_reply_error(r, e, "no feature %lld in %s", fid, l->id);
@@ -1141,7 +1130,7 @@ static json_t *begin_write(struct req *r, struct write_ctx *w, const struct laye
 static int open_tx(struct write_ctx *w)
 {
     char actor[160];
-    w->c = features_conn(w->r);
+    w->c = req_db_acquire(w->r);
     if (w->c == NULL)
         return -1;
     auth_actor(&w->r->who, actor, sizeof(actor));
@@ -1149,7 +1138,7 @@ static int open_tx(struct write_ctx *w)
     if (e == ERR_OK)
         e = db_set_actor(w->c, actor, w->r->rid);
     if (e != ERR_OK) {
-        db_release(w->r->app->pool, w->c);
+        req_db_release(w->r, w->c);
         w->c = NULL;
         req_reply_error(w->r, e, "the database is not available; retry shortly");
         return -1;
@@ -1168,7 +1157,7 @@ static int close_tx(struct write_ctx *w, bool ok)
     } else {
         db_rollback(w->c, w->r->rid);
     }
-    db_release(w->r->app->pool, w->c);
+    req_db_release(w->r, w->c);
     w->c = NULL;
     if (!ok || e != ERR_OK) {
         req_reply_error(w->r, w->err ? w->err : ERR_INTERNAL, "%s", w->msg);

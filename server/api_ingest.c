@@ -99,18 +99,6 @@ static void reply_outcome(struct req *r, enum err e, const struct ingest_result 
                              (json_int_t)res->rejected));
 }
 
-static struct db_conn *ingest_conn(struct req *r)
-{
-    char msg[160];
-    struct db_conn *c = NULL;
-    if (db_acquire(r->app->pool, &c, msg, sizeof(msg)) != ERR_OK) {
-        log_msg(LOG_WARN, r->rid, "ingest: %s", msg);
-        req_reply_error(r, ERR_UNAVAILABLE, "the database is not available; retry shortly");
-        return NULL;
-    }
-    return c;
-}
-
 /* Stores a decoded batch for a device on c (released here) and replies. */
 static void store(struct req *r, struct db_conn *c, long long device_id, struct ingest_msg *m,
                   const char *source, const char *audit_actor)
@@ -120,7 +108,7 @@ static void store(struct req *r, struct db_conn *c, long long device_id, struct 
     struct ingest_result res;
     struct ingest_verdict *v = arena_calloc(r->arena, m->n, sizeof(*v));
     if (v == NULL) {
-        db_release(r->app->pool, c);
+        req_db_release(r, c);
         req_reply_error(r, ERR_INTERNAL, "out of memory");
         return;
     }
@@ -133,7 +121,7 @@ static void store(struct req *r, struct db_conn *c, long long device_id, struct 
                                  .limits = &lim,
                                  .rid = r->rid };
     enum err e = ingest_batch(c, &rq, m->fixes, m->n, v, &res, msg, sizeof(msg));
-    db_release(r->app->pool, c);
+    req_db_release(r, c);
     log_msg(e == ERR_OK || e == ERR_UNPROCESSABLE ? LOG_DEBUG : LOG_WARN, r->rid,
             "ingest %s device %lld: %zu fixes, %ld new, %ld duplicate, %ld flagged, %ld rejected,"
             " %ld re-flagged: %s",
@@ -206,7 +194,7 @@ static void osmand(struct req *r)
                         "'device_id' in JSON)");
         return;
     }
-    struct db_conn *c = ingest_conn(r);
+    struct db_conn *c = req_db_acquire(r);
     if (c == NULL)
         return;
     char hash[3 + 2 * AUTH_HASH_LEN];
@@ -215,7 +203,7 @@ static void osmand(struct req *r)
     PGresult *res = NULL;
     e = db_exec(c, &st_device_by_ident, 1, params, &res, r->rid);
     if (e != ERR_OK) {
-        db_release(r->app->pool, c);
+        req_db_release(r, c);
         req_reply_error(r, e, "could not look up the device; retry shortly");
         return;
     }
@@ -227,7 +215,7 @@ static void osmand(struct req *r)
         const char *why = "unknown or disabled OsmAnd device identifier";
         log_msg(LOG_WARN, r->rid, "osmand: %s (sha256 %.14s...) from %s", why, hash + 2, r->remote);
         auth_record_denial(c, &nobody, r->rid, r->remote, r->method, r->path, 403, why);
-        db_release(r->app->pool, c);
+        req_db_release(r, c);
         req_reply_error(r, ERR_FORBIDDEN,
                         "this device identifier is not registered (or the device is disabled); "
                         "ask an administrator for the identifier of `patrold device add`");
@@ -264,7 +252,7 @@ static void post_positions(struct req *r)
         req_reply_error(r, e, "%s", msg);
         return;
     }
-    struct db_conn *c = ingest_conn(r);
+    struct db_conn *c = req_db_acquire(r);
     if (c == NULL)
         return;
     store(r, c, r->who.id, &m, source, NULL); /* the device is the token's, never the body's */
@@ -294,7 +282,7 @@ static void post_device_gpx(struct req *r)
         req_reply_error(r, e, "%s", msg);
         return;
     }
-    struct db_conn *c = ingest_conn(r);
+    struct db_conn *c = req_db_acquire(r);
     if (c == NULL)
         return;
     const char *params[1] = { sid };
@@ -304,7 +292,7 @@ static void post_device_gpx(struct req *r)
     int disabled = found && PQgetvalue(res, 0, 0)[0] == 't';
     PQclear(res);
     if (!found || disabled) {
-        db_release(r->app->pool, c);
+        req_db_release(r, c);
         if (e != ERR_OK)
             req_reply_error(r, e, "could not look up the device; retry shortly");
         else if (!found)
@@ -339,12 +327,12 @@ static struct stmt st_latest =
 
 static void get_latest(struct req *r)
 {
-    struct db_conn *c = ingest_conn(r);
+    struct db_conn *c = req_db_acquire(r);
     if (c == NULL)
         return;
     PGresult *res = NULL;
     enum err e = db_exec(c, &st_latest, 0, NULL, &res, r->rid);
-    db_release(r->app->pool, c);
+    req_db_release(r, c);
     if (e != ERR_OK) {
         req_reply_error(r, e, "could not read the latest positions");
         return;

@@ -202,16 +202,14 @@ static void run_report(struct req *r, const struct report *rep)
         values[n] = v ? v : (p->type == RP_KINDS ? risky_venues : p->def);
         json_object_set_new(used, p->name, values[n] ? json_string(values[n]) : json_null());
     }
-    char msg[160];
-    struct db_conn *c = NULL;
-    if (db_acquire(r->app->pool, &c, msg, sizeof(msg)) != ERR_OK) {
+    struct db_conn *c = req_db_acquire(r);
+    if (c == NULL) {
         json_decref(used);
-        req_reply_error(r, ERR_UNAVAILABLE, "the database is not available; retry shortly");
         return;
     }
     PGresult *res;
     enum err e = db_exec(c, rep->stmt, n, values, &res, r->rid);
-    db_release(r->app->pool, c);
+    req_db_release(r, c);
     if (e != ERR_OK) {
         json_decref(used);
         req_reply_error(r, e, "could not compute the report %s", rep->name);

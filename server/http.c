@@ -195,6 +195,23 @@ void req_reply_error(struct req *r, enum err e, const char *fmt, ...)
         req_add_header(r, "Retry-After", "1");
 }
 
+struct db_conn *req_db_acquire(struct req *r)
+{
+    char msg[160];
+    struct db_conn *c = NULL;
+    if (db_acquire(r->app->pool, &c, msg, sizeof(msg)) != ERR_OK) {
+        log_msg(LOG_WARN, r->rid, "%s %s: %s", r->method, r->path, msg);
+        req_reply_error(r, ERR_UNAVAILABLE, "the database is not available; retry shortly");
+        return NULL;
+    }
+    return c;
+}
+
+void req_db_release(struct req *r, struct db_conn *c)
+{
+    db_release(r->app->pool, c);
+}
+
 /* ---- the pre-body checks ---- */
 
 struct header_sum {
@@ -248,15 +265,11 @@ static int has_body(struct req *r, unsigned long long *declared)
 static int check_auth(struct req *r)
 {
     char msg[160] = "";
-    struct db_conn *c = NULL;
-    enum err e = db_acquire(r->app->pool, &c, msg, sizeof(msg));
-    if (e != ERR_OK) {
-        log_msg(LOG_WARN, r->rid, "auth: %s", msg);
-        req_reply_error(r, e, "the database is not available; retry shortly");
+    struct db_conn *c = req_db_acquire(r);
+    if (c == NULL)
         return -1;
-    }
-    e = auth_bearer(c, req_header(r, MHD_HTTP_HEADER_AUTHORIZATION), &r->who, r->rid, msg,
-                    sizeof(msg));
+    enum err e = auth_bearer(c, req_header(r, MHD_HTTP_HEADER_AUTHORIZATION), &r->who, r->rid, msg,
+                             sizeof(msg));
     if (e == ERR_OK && (r->who.role & r->route->roles) == 0) {
         e = ERR_FORBIDDEN;
         snprintf(msg, sizeof(msg), "role %s may not %s %s", auth_role_name(r->who.role), r->method,
@@ -264,7 +277,7 @@ static int check_auth(struct req *r)
     }
     if (e == ERR_UNAUTHORIZED || e == ERR_FORBIDDEN)
         auth_record_denial(c, &r->who, r->rid, r->remote, r->method, r->path, err_status(e), msg);
-    db_release(r->app->pool, c);
+    req_db_release(r, c);
     if (e == ERR_OK)
         return 0;
     if (e == ERR_UNAUTHORIZED || e == ERR_FORBIDDEN)

@@ -105,6 +105,16 @@ struct req_stream {
 void req_reply_stream(struct req *r, int status, const char *content_type,
                       const struct req_stream *st);
 
+struct db_conn;
+
+/*
+ * A pooled database connection for this request, or NULL after replying 503 with Retry-After
+ * (the pool is exhausted or the database unreachable; the reason goes to the log). Give it
+ * back with req_db_release before the handler returns.
+ */
+struct db_conn *req_db_acquire(struct req *r);
+void req_db_release(struct req *r, struct db_conn *c);
+
 /* Adds a response header (name and value borrowed: static or arena). */
 void req_add_header(struct req *r, const char *name, const char *value);
 
