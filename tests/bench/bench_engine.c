@@ -102,7 +102,7 @@ int main(int argc, char **argv)
     uint64_t np = 10000, nf = 100000, nz = 1000, runs = 5, seed = 20240917;
     for (int i = 1; i < argc; i++) {
         if (!arg_u64(argc, argv, &i, "--points", &np) && !arg_u64(argc, argv, &i, "--fixes", &nf) &&
-            !arg_u64(argc, argv, &i, "--runs", &runs) &&
+            !arg_u64(argc, argv, &i, "--zones", &nz) && !arg_u64(argc, argv, &i, "--runs", &runs) &&
             !arg_u64(argc, argv, &i, "--seed", &seed)) {
             fprintf(stderr, "usage: bench_engine [--points N] [--fixes N] [--zones N] [--runs N] "
                             "[--seed N]\n");
