@@ -32,43 +32,15 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 import harness  # noqa: E402
-from harness import Cluster, PatrolTestCase, free_port  # noqa: E402
+from harness import PatrolTestCase, PrivateCluster, free_port  # noqa: E402
 
 KILLS = 3
 
 
-class TestKillPostgres(PatrolTestCase):
+class TestKillPostgres(PrivateCluster, PatrolTestCase):
     DB_PREFIX = "fault"
+    PRIVATE_NAME = "fault"
     AUTO_SERVER = False
-    _private = None
-
-    @classmethod
-    def setUpClass(cls):
-        env = harness.get_env()
-        pgdir = "/tmp/pgit-fault-%d" % os.getpid()
-        cls._private = Cluster(pgdir, env.pgctl)
-
-        def drop():
-            try:
-                if cls._private.is_running():
-                    cls._private.ctl("stop", check=False)
-            finally:
-                shutil.rmtree(pgdir, ignore_errors=True)
-        harness._exit_hooks.append(drop)
-        cls._drop = staticmethod(drop)
-        cls._private.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._drop()
-
-    def cluster(self):
-        return self._private
-
-    def setUp(self):
-        if not self._private.is_running():
-            self._private.start()
-        super().setUp()
 
     def kill_and_restart(self, pause):
         t0 = time.monotonic()

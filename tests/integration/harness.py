@@ -889,3 +889,43 @@ def main():
     unittest.main(module="__main__",
                   testRunner=unittest.TextTestRunner(resultclass=_Result, verbosity=2,
                                                      stream=sys.stderr))
+
+
+class PrivateCluster:
+    """Mixin for test classes whose tests stop or kill PostgreSQL: they run on a cluster of
+    their own (/tmp/pgit-<PRIVATE_NAME>-<pid>, removed at the end), never the shared one, so
+    tests running in parallel are not hurt. List it before the PatrolTestCase base."""
+    PRIVATE_NAME = "private"
+    _private = None
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        pgdir = "/tmp/pgit-%s-%d" % (cls.PRIVATE_NAME, os.getpid())
+        cls._private = Cluster(pgdir, get_env().pgctl)
+
+        def drop():
+            try:
+                if cls._private.is_running():
+                    cls._private.ctl("stop", check=False)
+            finally:
+                shutil.rmtree(pgdir, ignore_errors=True)
+        _exit_hooks.append(drop)
+        cls._drop = staticmethod(drop)
+        cls._private.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._drop()
+        super().tearDownClass()
+
+    def cluster(self):
+        return self._private
+
+    def ensure_cluster_up(self):
+        if not self._private.is_running():
+            self._private.start()
+
+    def setUp(self):
+        self.ensure_cluster_up()  # in case a previous test failed with the cluster down
+        super().setUp()

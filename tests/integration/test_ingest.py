@@ -18,7 +18,6 @@ import datetime
 import math
 import os
 import random
-import shutil
 import struct
 import subprocess
 import sys
@@ -27,7 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import Cluster, PatrolTestCase, free_port  # noqa: E402
+from harness import PatrolTestCase, PrivateCluster, free_port  # noqa: E402
 
 SHARED = os.environ.get("PATROLGIS_SHARED") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared")
@@ -785,38 +784,10 @@ class TestMaintenance(IngestCase):
         self.assertEqual(self.count("positions"), 20 * len(results))
 
 
-class TestDatabaseOutage(IngestCase):
+class TestDatabaseOutage(PrivateCluster, IngestCase):
     """Stops a cluster of its own, never the shared one."""
+    PRIVATE_NAME = "ingest-outage"
     AUTO_SERVER = False
-    _private = None
-
-    @classmethod
-    def setUpClass(cls):
-        env = harness.get_env()
-        pgdir = "/tmp/pgit-ingest-outage-%d" % os.getpid()
-        cls._private = Cluster(pgdir, env.pgctl)
-
-        def drop():
-            try:
-                if cls._private.is_running():
-                    cls._private.ctl("stop", check=False)
-            finally:
-                shutil.rmtree(pgdir, ignore_errors=True)
-        harness._exit_hooks.append(drop)
-        cls._drop = staticmethod(drop)
-        cls._private.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._drop()
-
-    def cluster(self):
-        return self._private
-
-    def setUp(self):
-        if not self._private.is_running():
-            self._private.start()
-        super().setUp()
 
     def assert_503(self, r, what):
         self.assertEqual(r.status, 503, "%s during the outage: %r" % (what, r))

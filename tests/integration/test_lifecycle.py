@@ -18,7 +18,6 @@ Run: python3 tests/integration/test_lifecycle.py [-k PATTERN]
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import sys
@@ -26,7 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import (Cluster, PatrolTestCase, free_port, raw_request,  # noqa: E402
+from harness import (PatrolTestCase, PrivateCluster, free_port, raw_request,  # noqa: E402
                      read_response)
 
 # Every option of the contract and its environment variable.
@@ -173,41 +172,10 @@ class TestSignals(LifeCase):
 # Database outages: a private cluster
 # ---------------------------------------------------------------------------------------------
 
-class PrivateClusterCase(LifeCase):
+class PrivateClusterCase(PrivateCluster, LifeCase):
     """Runs on a cluster of its own, so stopping it cannot hurt tests running in parallel."""
+    PRIVATE_NAME = "outage"
     AUTO_SERVER = False
-    _private = None
-
-    @classmethod
-    def setUpClass(cls):
-        env = harness.get_env()
-        pgdir = "/tmp/pgit-outage-%d" % os.getpid()
-        cls._private = Cluster(pgdir, env.pgctl)
-
-        def drop():
-            try:
-                if cls._private.is_running():
-                    cls._private.ctl("stop", check=False)
-            finally:
-                shutil.rmtree(pgdir, ignore_errors=True)
-        harness._exit_hooks.append(drop)
-        cls._drop = staticmethod(drop)
-        cls._private.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._drop()
-
-    def cluster(self):
-        return self._private
-
-    def ensure_cluster_up(self):
-        if not self._private.is_running():
-            self._private.start()
-
-    def setUp(self):
-        self.ensure_cluster_up()  # in case a previous test failed with the cluster down
-        super().setUp()
 
 
 class TestDatabaseOutage(PrivateClusterCase):
