@@ -239,6 +239,37 @@ static struct stmt st_checkins =
 static struct stmt st_today =
     STMT("api_checkins_today", "SELECT to_char(coalesce($1::date, current_date), 'YYYY-MM-DD')");
 
+/*
+ * Runs s for one local day (p[0]: the date, NULL = today) and replies with its rows: CSV named
+ * "<name>-<date>.csv", or JSON: a report as {"report":name,"date","count","rows"}, a listing
+ * as {"date","count",name:rows}.
+ */
+static void reply_for_day(struct req *r, struct stmt *s, int n, const char *const *p, bool csv,
+                          const char *what, const char *name, bool report)
+{
+    PGresult *day = run(r, &st_today, 1, p, "the date");
+    if (day == NULL)
+        return;
+    char *date = arena_strdup(r->arena, PQgetvalue(day, 0, 0));
+    PQclear(day);
+    PGresult *res = run(r, s, n, p, arena_printf(r->arena, "the %s", what));
+    if (res == NULL)
+        return;
+    if (csv) {
+        reply_csv(r, res, arena_printf(r->arena, "%s-%s", name, date));
+        PQclear(res);
+        return;
+    }
+    json_t *rows = pgjson_rows(res);
+    int count = PQntuples(res);
+    PQclear(res);
+    json_t *body = json_pack("{s:s,s:i}", "date", date, "count", count);
+    if (report)
+        json_object_set_new(body, "report", json_string(name));
+    json_object_set_new(body, report ? "rows" : name, rows ? rows : json_array());
+    req_reply_json(r, 200, body);
+}
+
 static void get_checkins(struct req *r)
 {
     static const char *const allowed[] = { "date", "school", "point", "device", "format", NULL };
@@ -248,23 +279,7 @@ static void get_checkins(struct req *r)
         arg_id(r, "school", &p[1]) != 0 || arg_id(r, "point", &p[2]) != 0 ||
         arg_id(r, "device", &p[3]) != 0 || arg_format(r, &csv) != 0)
         return;
-    PGresult *day = run(r, &st_today, 1, p, "the date");
-    if (day == NULL)
-        return;
-    char *date = arena_strdup(r->arena, PQgetvalue(day, 0, 0));
-    PQclear(day);
-    PGresult *res = run(r, &st_checkins, 4, p, "the check-ins");
-    if (res == NULL)
-        return;
-    if (csv) {
-        reply_csv(r, res, arena_printf(r->arena, "checkins-%s", date));
-        PQclear(res);
-        return;
-    }
-    json_t *rows = pgjson_rows(res);
-    int n = PQntuples(res);
-    PQclear(res);
-    req_reply_json(r, 200, json_pack("{s:s,s:i,s:o*}", "date", date, "count", n, "checkins", rows));
+    reply_for_day(r, &st_checkins, 4, p, csv, "check-ins", "checkins", false);
 }
 
 /* ---- compliance report ---------------------------------------------------------------------- */
@@ -423,25 +438,7 @@ static void get_report_presence(struct req *r)
     bool csv;
     if (only_args(r, allowed) != 0 || arg_date(r, "date", &p[0]) != 0 || arg_format(r, &csv) != 0)
         return;
-    PGresult *day = run(r, &st_today, 1, p, "the date");
-    if (day == NULL)
-        return;
-    char *date = arena_strdup(r->arena, PQgetvalue(day, 0, 0));
-    PQclear(day);
-    PGresult *res = run(r, &st_presence, 1, p, "the presence report");
-    if (res == NULL)
-        return;
-    if (csv) {
-        reply_csv(r, res, arena_printf(r->arena, "presence-%s", date));
-        PQclear(res);
-        return;
-    }
-    json_t *rows = pgjson_rows(res);
-    int n = PQntuples(res);
-    PQclear(res);
-    req_reply_json(r, 200,
-                   json_pack("{s:s,s:s,s:i,s:o*}", "report", "presence", "date", date, "count", n,
-                             "rows", rows));
+    reply_for_day(r, &st_presence, 1, p, csv, "presence report", "presence", true);
 }
 
 /* ---- visits and events ------------------------------------------------------------------------
