@@ -420,6 +420,37 @@ enum err db_exec_sql(struct db_conn *c, const char *sql, PGresult **res, const c
     return e;
 }
 
+enum err db_copy_in(struct db_conn *c, const char *sql, const void *data, size_t len,
+                    const char *rid)
+{
+    enum { CHUNK = 1 << 20 };
+    PGresult *r = PQexec(c->pg, sql);
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        enum err e = result_error(c, r, "COPY", rid);
+        PQclear(r);
+        return e;
+    }
+    PQclear(r);
+    const char *p = data;
+    int sent = 1;
+    for (size_t off = 0; sent == 1 && off < len; off += CHUNK)
+        sent = PQputCopyData(c->pg, p + off, (int)(len - off < CHUNK ? len - off : CHUNK));
+    if (PQputCopyEnd(c->pg, sent == 1 ? NULL : "the client failed to send the data") != 1)
+        return result_error(c, NULL, "COPY", rid);
+    /* One result for the COPY; read until NULL so the connection is ready for the next. */
+    enum err e = ERR_OK;
+    while ((r = PQgetResult(c->pg)) != NULL) {
+        if (e == ERR_OK && !result_ok(r))
+            e = result_error(c, r, "COPY", rid);
+        PQclear(r);
+    }
+    if (e == ERR_OK && sent != 1)
+        e = result_error(c, NULL, "COPY", rid);
+    if (e == ERR_OK)
+        c->err_msg[0] = c->err_state[0] = c->err_constraint[0] = '\0';
+    return e;
+}
+
 enum err db_begin(struct db_conn *c, const char *rid)
 {
     /* Same retry rule as db_exec: a broken idle link is reset before the transaction. */

@@ -76,6 +76,13 @@ enum err db_exec_params(struct db_conn *c, const char *sql, int nparams, const c
 /* Runs SQL text through the simple query protocol (several statements allowed). */
 enum err db_exec_sql(struct db_conn *c, const char *sql, PGresult **res, const char *rid);
 
+/*
+ * Runs "COPY ... FROM STDIN" (sql) and sends data[0..len) as its whole input (any COPY format
+ * the statement names). Same errors as db_exec; a failure inside a transaction aborts it.
+ */
+enum err db_copy_in(struct db_conn *c, const char *sql, const void *data, size_t len,
+                    const char *rid);
+
 /* BEGIN / COMMIT / ROLLBACK. A failed COMMIT means nothing was committed. */
 enum err db_begin(struct db_conn *c, const char *rid);
 enum err db_commit(struct db_conn *c, const char *rid);

@@ -4,11 +4,12 @@
  *
  * First the missing monthly partitions of positions for the batch's months are created (in a
  * short transaction of their own, see ingest.c). Then the transaction, for one device:
- * serialise with the device's other batches (an advisory lock), insert every accepted fix
- * with one multi-row INSERT ... ON CONFLICT (device_id, fix_time) DO NOTHING,
- * recompute the impossible-speed flag over the window around the new fixes (and update stored
- * fixes whose flag changed), refresh device_latest (the newest unflagged fix), queue the span
- * for the check-in engine (engine_queue + NOTIFY patrolgis_engine), COMMIT. The caller replies
+ * serialise with the device's other batches (an advisory lock), load the stored fixes around
+ * the batch's times (which also tells the duplicates: a (device_id, fix_time) already stored
+ * wins), recompute the impossible-speed flag over that window with the new fixes in it,
+ * store the new fixes with their final flags by one binary COPY, update stored fixes whose
+ * flag changed, refresh device_latest (the newest unflagged fix), queue the span for the
+ * check-in engine (engine_queue + NOTIFY patrolgis_engine), COMMIT. The caller replies
  * only after this returns ERR_OK: the fixes are durable.
  *
  * Not here: decoding protocols (proto_*.c), HTTP (api_ingest.c).

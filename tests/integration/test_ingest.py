@@ -466,6 +466,26 @@ class TestBatches(IngestCase):
         self.assertEqual(self.positions(self.car), 400)
         self.assertEqual(self.positions(self.car, "flags <> 0"), 0)
 
+    def test_a_row_stored_meanwhile_by_psql_is_a_duplicate(self):
+        # A psql session (which takes no device lock) inserts one of the batch's times and
+        # commits while the batch waits on it: patrold's COPY then hits the primary key, the
+        # batch is run once more and counts that fix as a duplicate, storing the rest.
+        fixes = self.track(20, t0=now_ms() - 1800 * 1000)
+        t = fixes[7]["t"]
+        sql = ("BEGIN; INSERT INTO positions (device_id, fix_time, geom, source, flags)"
+               " VALUES (%d, timestamptz 'epoch' + %d * interval '1 ms',"
+               " ST_SetSRID(ST_MakePoint(1, 1), 4326), 'json', 0);"
+               " SELECT pg_sleep(1.5); COMMIT;" % (self.car["id"], t))
+        holder = threading.Thread(target=self.psql, args=(sql,))
+        holder.start()
+        time.sleep(0.5)  # the INSERT holds its uncommitted index entry now
+        r = self.post_batch(fixes, timeout=30)
+        holder.join(30)
+        self.assert_reply(r, 201, 19, duplicate=1)
+        self.assertEqual(self.positions(self.car), 20)
+        self.assertEqual(self.positions(self.car, "ST_X(geom) = 1"), 1, "psql's row won")
+        self.assertIn("stored concurrently", self.server.log_text())
+
 
 @__import__("unittest").skipUnless(os.path.exists(MUNICH_1HZ),
                                    "real trace not found: %s (set PATROLGIS_SHARED)" % MUNICH_1HZ)
