@@ -34,6 +34,7 @@ struct config {
     /* partition maintenance runs at start and then every this many seconds */
     long maintenance_interval_s;
     long engine_interval_s; /* the check-in engine's periodic pass (missed windows) */
+    long recompute_days;    /* local days recomputed after a layer edit (today included) */
 };
 
 /*

@@ -84,6 +84,10 @@ struct snapshot {
     struct zoneindex *zones; /* the worker's only: GEOS reads are not promised thread-safe */
     struct snap_zone *zmeta; /* sorted by (layer, id) */
     size_t nzones;
+    /* digests of what results depend on, read in the snapshot's own transaction: "geometry"
+     * (points' places, radii, hysteresis, dwell; zones' shapes and seasons) changes visits and
+     * zone stays, "rules" (windows, points' seasons and dwell) changes check-ins */
+    char geometry_digest[65], rules_digest[65];
     struct snapshot *retired_next;
 };
 
@@ -106,6 +110,7 @@ struct engine {
     atomic_int entering;      /* readers between loading cur and taking a reference */
     struct snapshot *snap;    /* the worker's view of cur */
     struct snapshot *retired; /* swapped out, freed once no reader holds them */
+    bool snap_checked;        /* the current snapshot's digests were compared (snapshot_apply) */
 
     /* stats */
     atomic_long queue_rows;
@@ -229,6 +234,23 @@ static struct stmt st_snap_waters =
                                "       season_end, name"
                                " FROM waters"
                                " ORDER BY id");
+
+/* Row texts in id order, hashed: geometry values print as hex EWKB, so any change shows. */
+#define DIGEST_ROWS(cols, table)                                                                   \
+    "coalesce((SELECT string_agg(r::text, ';' ORDER BY r.id)"                                      \
+    " FROM (SELECT " cols " FROM " table ") r), '')"
+#define DIGEST_OF(parts) "encode(sha256(convert_to(" parts ", 'UTF8')), 'hex')"
+#define GEOMETRY_ROWS                                                                              \
+    DIGEST_ROWS("id, location, radius_m, hysteresis_m, min_dwell_s", "patrol_points")              \
+    " || '|' || " DIGEST_ROWS("id, perimeter", "schools")                                          \
+    " || '|' || " DIGEST_ROWS("id, geom, season_start, season_end", "waters")
+#define RULES_ROWS                                                                                 \
+    DIGEST_ROWS("id, min_dwell_s, season_start, season_end", "patrol_points")                      \
+    " || '|' || " DIGEST_ROWS("id, point_id, days, start_local, end_local, required_visits,"       \
+                              " grace_s, date_from, date_to",                                      \
+                              "patrol_windows")
+static struct stmt st_snap_digests = STMT("engine_snap_digests", "SELECT " DIGEST_OF(
+    GEOMETRY_ROWS) ", " DIGEST_OF(RULES_ROWS));
 
 static void snapshot_free(struct snapshot *s)
 {
@@ -393,6 +415,18 @@ static enum err snap_load_windows(struct db_conn *c, struct snapshot *s)
     return ERR_OK;
 }
 
+static enum err snap_load_digests(struct db_conn *c, struct snapshot *s)
+{
+    PGresult *r = NULL;
+    enum err e = db_exec(c, &st_snap_digests, 0, NULL, &r, ENGINE_RID);
+    if (e == ERR_OK) {
+        snprintf(s->geometry_digest, sizeof(s->geometry_digest), "%s", PQgetvalue(r, 0, 0));
+        snprintf(s->rules_digest, sizeof(s->rules_digest), "%s", PQgetvalue(r, 0, 1));
+    }
+    PQclear(r);
+    return e;
+}
+
 /* Zone definitions of one layer appended to defs/meta. */
 static enum err snap_load_zones(struct db_conn *c, struct stmt *st, const char *layer,
                                 struct zone_def **defs, struct snap_zone **meta, size_t *n,
@@ -502,6 +536,8 @@ static struct snapshot *snapshot_build(struct engine *e, const unsigned long lon
         err = snap_load_zones(c, &st_snap_schools, "schools", &defs, &s->zmeta, &nz, &capz);
     if (err == ERR_OK)
         err = snap_load_zones(c, &st_snap_waters, "waters", &defs, &s->zmeta, &nz, &capz);
+    if (err == ERR_OK)
+        err = snap_load_digests(c, s);
     if (s != NULL)
         s->nzones = nz;
     db_rollback(c, ENGINE_RID);
@@ -557,6 +593,7 @@ static bool snapshot_refresh(struct engine *e)
         return e->snap != NULL;
     struct snapshot *old = atomic_exchange(&e->cur, s);
     e->snap = s;
+    e->snap_checked = false;
     if (old != NULL) {
         old->retired_next = e->retired;
         e->retired = old;
@@ -615,7 +652,6 @@ struct tx {
     struct touched *touched;
     size_t ntouched, captouched;
     unsigned long long visits, stays, checkins; /* rows written */
-    bool periodic; /* the periodic pass: days before a window existed are left alone */
 };
 
 static void tx_clear(struct tx *t)
@@ -1410,44 +1446,70 @@ static struct stmt st_point_visits =
          " 'infinity'::timestamptz) >= patrolgis_ms_ts($2::bigint)"
          " ORDER BY point_id, enter_at, id");
 
-static struct stmt st_checkins_upsert =
-    STMT("engine_checkins_upsert",
-         "WITH"
-         " x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)"
-         "             AS x(w bigint, p bigint, d int, s text, v bigint[], f bigint, e bigint,"
-         "                  pn text, wn text, ws text, we text, sc bigint)),"
-         " up AS (INSERT INTO checkins AS c (point_id, window_id, local_date, status,"
-         " visit_ids,"
-         "                                   first_at)"
-         "        SELECT x.p, x.w, (date '1970-01-01' + x.d), x.s, x.v,"
-         " patrolgis_ms_ts(x.f::bigint) FROM x"
-         "        ON CONFLICT (window_id, local_date) DO UPDATE"
-         "           SET point_id = EXCLUDED.point_id, status = EXCLUDED.status,"
-         "               visit_ids = EXCLUDED.visit_ids, first_at = EXCLUDED.first_at"
-         "         WHERE (c.point_id, c.status, c.visit_ids, c.first_at) IS DISTINCT FROM"
-         "               (EXCLUDED.point_id, EXCLUDED.status, EXCLUDED.visit_ids,"
-         " EXCLUDED.first_at)"
-         "        RETURNING c.id, c.window_id, c.local_date, c.status),"
-         " ev AS (INSERT INTO events AS e (at, kind, point_id, payload)"
-         "        SELECT patrolgis_ms_ts(x.e::bigint), 'checkin_missed', x.p,"
-         "               jsonb_build_object('window_id', x.w, 'local_date',"
-         " to_char(date '1970-01-01' + x.d, 'YYYY-MM-DD'),"
-         "                                  'point_id', x.p, 'point', x.pn, 'window', x.wn,"
-         "                                  'start', x.ws, 'end', x.we, 'school_id', x.sc,"
-         "                                  'checkin_id', up.id)"
-         "          FROM up JOIN x ON x.w = up.window_id AND (date '1970-01-01' + x.d) ="
-         " up.local_date"
-         "         WHERE up.status = 'missed'"
-         "        ON CONFLICT ((payload ->> 'window_id'), (payload ->> 'local_date'))"
-         "           WHERE kind = 'checkin_missed' DO NOTHING"
-         "        " EVENT_RETURNING ") SELECT (SELECT count(*)"
-         " FROM up), ev.* FROM (SELECT 1) one LEFT JOIN ev ON true");
+/*
+ * Upserts the evaluated check-ins ($1: JSON rows) and writes the events of status changes: a
+ * row that becomes missed gets its checkin_missed event (once per window and date), a missed
+ * row that late fixes turn done or late gets a checkin_resolved event (once too). "old" reads
+ * the rows as they were before this statement (every part of a WITH sees one snapshot).
+ * Returns the number of rows changed, then the new events (EVENT_RETURNING columns).
+ */
+static struct stmt st_checkins_upsert = STMT(
+    "engine_checkins_upsert",
+    "WITH"
+    " x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)"
+    "        AS x(w bigint, p bigint, d int, s text, v bigint[], f bigint, e bigint,"
+    "             pn text, wn text, ws text, we text, sc bigint)),"
+    " old AS (SELECT c.window_id, c.local_date, c.status"
+    "           FROM checkins c JOIN x ON c.window_id = x.w"
+    "                                 AND c.local_date = date '1970-01-01' + x.d),"
+    " up AS (INSERT INTO checkins AS c (point_id, window_id, local_date, status, visit_ids,"
+    "                                   first_at)"
+    "        SELECT x.p, x.w, date '1970-01-01' + x.d, x.s, x.v, patrolgis_ms_ts(x.f) FROM x"
+    "        ON CONFLICT (window_id, local_date) DO UPDATE"
+    "           SET point_id = EXCLUDED.point_id, status = EXCLUDED.status,"
+    "               visit_ids = EXCLUDED.visit_ids, first_at = EXCLUDED.first_at"
+    "         WHERE (c.point_id, c.status, c.visit_ids, c.first_at) IS DISTINCT FROM"
+    "               (EXCLUDED.point_id, EXCLUDED.status, EXCLUDED.visit_ids, EXCLUDED.first_at)"
+    "        RETURNING c.id, c.window_id, c.local_date, c.status, c.first_at),"
+    " chg AS (SELECT up.id, up.status, up.first_at, old.status AS was, x.*"
+    "           FROM up JOIN x ON x.w = up.window_id AND date '1970-01-01' + x.d = up.local_date"
+    "           LEFT JOIN old ON old.window_id = up.window_id AND old.local_date = up.local_date),"
+    " ev AS (INSERT INTO events AS e (at, kind, point_id, payload)"
+    "        SELECT CASE WHEN chg.status = 'missed' THEN patrolgis_ms_ts(chg.e) ELSE now() END,"
+    "               CASE WHEN chg.status = 'missed' THEN 'checkin_missed'"
+    "                    ELSE 'checkin_resolved' END, chg.p,"
+    "               jsonb_build_object('window_id', chg.w,"
+    "                                  'local_date', to_char(date '1970-01-01' + chg.d,"
+    "                                                        'YYYY-MM-DD'),"
+    "                                  'point_id', chg.p, 'point', chg.pn, 'window', chg.wn,"
+    "                                  'start', chg.ws, 'end', chg.we, 'school_id', chg.sc,"
+    "                                  'checkin_id', chg.id)"
+    "               || CASE WHEN chg.status = 'missed' THEN '{}'::jsonb"
+    "                       ELSE jsonb_build_object('status', chg.status,"
+    "                                               'first_at', patrolgis_iso(chg.first_at))"
+    "                  END"
+    "          FROM chg"
+    "         WHERE chg.status = 'missed'"
+    "            OR (chg.was = 'missed' AND chg.status IN ('done', 'late'))"
+    "        ON CONFLICT DO NOTHING"
+    "        " EVENT_RETURNING ")"
+    " SELECT (SELECT count(*) FROM up), ev.* FROM (SELECT 1) one LEFT JOIN ev ON true");
 
 static struct stmt st_checkins_delete =
     STMT("engine_checkins_delete",
          "DELETE"
          " FROM checkins c USING jsonb_to_recordset($1::jsonb) AS x(w bigint, d int)"
          " WHERE c.window_id = x.w AND c.local_date = (date '1970-01-01' + x.d)");
+
+/* Whether one of the visits v[0..n) overlaps local day `day`. */
+static bool visited_on(const struct visit *v, size_t n, const struct tzconv *tz, int32_t day)
+{
+    int64_t from = tzconv_local_ms(tz, day, 0), to = tzconv_local_ms(tz, day + 1, 0);
+    for (size_t i = 0; i < n; i++)
+        if (v[i].enter_ms < to && v[i].exit_ms >= from)
+            return true;
+    return false;
+}
 
 /* Which (point, local days) to evaluate: points index into snapshot.pts. */
 struct eval_item {
@@ -1520,8 +1582,6 @@ static enum err checkins_evaluate(struct tx *t, const struct eval_item *items, s
             for (int32_t day = items[i].day_from; day <= items[i].day_to; day++) {
                 if (tzconv_local_ms(tz, day, sw->w.start_s) > t->now_ms)
                     continue; /* not started: no row yet */
-                if (t->periodic && day < sw->created_day)
-                    continue; /* nobody could have known of it: no "missed" by the clock */
                 struct checkin_result res;
                 e = checkin_evaluate(&pt->cp, &sw->w, tz, day, t->now_ms, v + a, b - a, counted,
                                      b - a, &res);
@@ -1531,7 +1591,12 @@ static enum err checkins_evaluate(struct tx *t, const struct eval_item *items, s
                     e = ERR_OK;
                     continue;
                 }
-                if (res.status == CHECKIN_NOT_APPLICABLE) {
+                /* A window on a day before it was created: nobody could have known of it, so
+                 * "missed" only where the point was visited that day (a check-in that the
+                 * visits fell short of), not where nobody came. */
+                if (res.status == CHECKIN_NOT_APPLICABLE ||
+                    (res.status == CHECKIN_MISSED && day < sw->created_day &&
+                     !visited_on(v + a, b - a, tz, day))) {
                     json_array_append_new(
                         del, json_pack("{s:I,s:i}", "w", (json_int_t)sw->w.id, "d", (int)day));
                     continue;
@@ -1581,22 +1646,50 @@ out:
     return e;
 }
 
-/* The windows of the points whose visits changed, on the days the changes touch. */
-static enum err checkins_touched(struct tx *t)
+static int cmp_touched(const void *a, const void *b)
 {
-    struct eval_item *items = malloc((t->ntouched ? t->ntouched : 1) * sizeof(*items));
+    const struct touched *x = a, *y = b;
+    return (x->point_id > y->point_id) - (x->point_id < y->point_id);
+}
+
+/*
+ * Evaluates the windows of the points whose visits changed, on the days the changes touch,
+ * and of every point on the local days [all_from, all_to] (none when all_from > all_to); no
+ * day after today.
+ */
+static enum err checkins_run(struct tx *t, int32_t all_from, int32_t all_to)
+{
+    const struct snapshot *s = t->snap;
+    int32_t today = tzconv_local_day(&t->e->tz, t->now_ms);
+    if (all_to > today)
+        all_to = today;
+    bool all = all_from <= all_to;
+    size_t cap = all ? s->npts : t->ntouched;
+    struct eval_item *items = malloc((cap ? cap : 1) * sizeof(*items));
     if (items == NULL)
         return ERR_INTERNAL;
-    size_t n = 0;
-    int32_t today = tzconv_local_day(&t->e->tz, t->now_ms);
-    for (size_t i = 0; i < t->ntouched; i++) {
-        const struct snap_point *pt = snap_point_find(t->snap, t->touched[i].point_id);
-        if (pt == NULL || pt->nw == 0)
+    if (t->ntouched > 1)
+        qsort(t->touched, t->ntouched, sizeof(*t->touched), cmp_touched);
+    size_t n = 0, k = 0;
+    /* touched is sorted by point id, and so are the snapshot's points: one merge walk */
+    for (size_t i = 0; i < s->npts && (all || k < t->ntouched); i++) {
+        const struct snap_point *pt = &s->pts[i];
+        while (k < t->ntouched && t->touched[k].point_id < pt->id)
+            k++; /* a point the snapshot no longer has */
+        bool hit = k < t->ntouched && t->touched[k].point_id == pt->id;
+        if (pt->nw == 0 || (!all && !hit))
             continue;
-        int32_t d1 = t->touched[i].day_to < today ? t->touched[i].day_to : today;
-        if (d1 < t->touched[i].day_from)
-            continue;
-        items[n++] = (struct eval_item){ pt, t->touched[i].day_from, d1 };
+        int32_t d0 = all ? all_from : INT32_MAX, d1 = all ? all_to : INT32_MIN;
+        if (hit) {
+            if (t->touched[k].day_from < d0)
+                d0 = t->touched[k].day_from;
+            if (t->touched[k].day_to > d1)
+                d1 = t->touched[k].day_to;
+        }
+        if (d1 > today)
+            d1 = today;
+        if (d0 <= d1)
+            items[n++] = (struct eval_item){ pt, d0, d1 };
     }
     enum err e = checkins_evaluate(t, items, n);
     free(items);
@@ -1678,8 +1771,13 @@ static enum err device_run(struct engine *e, struct db_conn *c, int64_t device_i
     err = device_visits(&t, &fx, device_id, a, b);
     if (err == ERR_OK)
         err = device_zones(&t, &fx, device_id, a, b);
-    if (err == ERR_OK)
-        err = checkins_touched(&t);
+    if (err == ERR_OK) {
+        /* Days the periodic pass no longer visits (before yesterday): fixes of such a day can
+         * be the first anyone sent for it, so every window of the day is evaluated, not only
+         * those of points this device visited ("missed" where nobody came). */
+        int32_t old_to = tzconv_local_day(&e->tz, t.now_ms) - 2, db = tzconv_local_day(&e->tz, b);
+        err = checkins_run(&t, tzconv_local_day(&e->tz, a), db < old_to ? db : old_to);
+    }
     if (err == ERR_OK) {
         const char *p2[1] = { ids.p };
         err = db_exec(c, &st_done, 1, p2, NULL, ENGINE_RID);
@@ -1773,43 +1871,160 @@ static bool queue_round(struct engine *e)
     return more;
 }
 
+/* ---- engine_state: what must survive a restart ------------------------------------------ */
+
+#define ENGINE_CATCHUP_DAYS 31 /* the periodic pass looks back at most this far after an outage */
+
+static struct stmt st_state_get =
+    STMT("engine_state_get", "SELECT value FROM engine_state WHERE name = $1 FOR UPDATE");
+
+static struct stmt st_state_set =
+    STMT("engine_state_set", "INSERT INTO engine_state (name, value) VALUES ($1, $2)"
+                             " ON CONFLICT (name) DO UPDATE"
+                             "   SET value = EXCLUDED.value, updated_at = now()"
+                             " WHERE engine_state.value <> EXCLUDED.value");
+
+/* Every device with an unflagged fix since $1 (ms): its span from then to that fix, queued. */
+static struct stmt st_requeue =
+    STMT("engine_requeue", "WITH q AS (INSERT INTO engine_queue (device_id, new_from, new_to)"
+                           "           SELECT device_id, patrolgis_ms_ts($1::bigint), fix_time"
+                           "             FROM device_latest"
+                           "            WHERE fix_time >= patrolgis_ms_ts($1::bigint)"
+                           "           RETURNING 1)"
+                           " SELECT count(*) FROM q");
+
+/* The value stored under name, locked until the end of the transaction, in buf ("": none). */
+static enum err state_get(struct db_conn *c, const char *name, char *buf, size_t n)
+{
+    const char *params[1] = { name };
+    PGresult *r = NULL;
+    enum err e = db_exec(c, &st_state_get, 1, params, &r, ENGINE_RID);
+    buf[0] = '\0';
+    if (e == ERR_OK && PQntuples(r) == 1)
+        snprintf(buf, n, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return e;
+}
+
+static enum err state_set(struct db_conn *c, const char *name, const char *value)
+{
+    const char *params[2] = { name, value };
+    return db_exec(c, &st_state_set, 2, params, NULL, ENGINE_RID);
+}
+
+/* Ends a transaction of the worker's: COMMIT and publish its events, or roll it back. */
+static enum err tx_finish(struct tx *t, enum err err, const char *what)
+{
+    if (err == ERR_OK)
+        err = db_commit(t->c, ENGINE_RID);
+    if (err == ERR_OK) {
+        tx_publish(t);
+        return ERR_OK;
+    }
+    db_rollback(t->c, ENGINE_RID);
+    atomic_fetch_add(&t->e->failures, 1);
+    log_warn("engine: %s failed (%s: %s); retrying later", what, err_slug(err),
+             db_error_message(t->c));
+    return err;
+}
+
+/* ---- layer edits ---------------------------------------------------------------------------- */
+
+/*
+ * Compares the current snapshot's digests with those the last one left in engine_state (so an
+ * edit made while patrold was stopped counts too). Geometry changed: every device with fixes in
+ * the last --recompute-days local days is queued for that span (visits, zone stays and their
+ * check-ins are recomputed by the queue, as for late fixes). Rules changed: every window of
+ * those days is re-evaluated now. No digest stored yet (a new database): nothing to redo.
+ */
+static void snapshot_apply(struct engine *e)
+{
+    char msg[256], geo[72], rules[72];
+    struct db_conn *c = NULL;
+    if (e->snap_checked)
+        return;
+    if (db_acquire(e->cfg.pool, &c, msg, sizeof(msg)) != ERR_OK) {
+        log_warn("engine: layer changes not applied yet: %s", msg);
+        return;
+    }
+    struct tx t = { .e = e, .c = c, .snap = e->snap, .now_ms = wall_ms() };
+    int32_t today = tzconv_local_day(&e->tz, t.now_ms);
+    int32_t first = today - (int32_t)e->cfg.recompute_days + 1;
+    bool geo_changed = false, rules_changed = false;
+    long long queued = 0;
+    enum err err = db_begin(c, ENGINE_RID);
+    if (err == ERR_OK)
+        err = state_get(c, "geometry_digest", geo, sizeof(geo));
+    if (err == ERR_OK)
+        err = state_get(c, "rules_digest", rules, sizeof(rules));
+    if (err == ERR_OK) {
+        geo_changed = geo[0] != '\0' && strcmp(geo, t.snap->geometry_digest) != 0;
+        rules_changed = rules[0] != '\0' && strcmp(rules, t.snap->rules_digest) != 0;
+    }
+    if (err == ERR_OK && geo_changed && first <= today) {
+        char from[24];
+        fmt_i64(from, sizeof(from), tzconv_local_ms(&e->tz, first, 0));
+        const char *params[1] = { from };
+        PGresult *r = NULL;
+        err = db_exec(c, &st_requeue, 1, params, &r, ENGINE_RID);
+        if (err == ERR_OK)
+            queued = cell_i64(r, 0, 0);
+        PQclear(r);
+    }
+    if (err == ERR_OK && rules_changed)
+        err = checkins_run(&t, first, today);
+    if (err == ERR_OK)
+        err = state_set(c, "geometry_digest", t.snap->geometry_digest);
+    if (err == ERR_OK)
+        err = state_set(c, "rules_digest", t.snap->rules_digest);
+    if (tx_finish(&t, err, "applying a layer change") == ERR_OK) {
+        e->snap_checked = true;
+        if (geo_changed || rules_changed)
+            log_info("engine: layers edited (%s%s%s): %lld device(s) queued and %llu check-in(s) "
+                     "re-evaluated over the last %ld day(s)",
+                     geo_changed ? "places or zones" : "", geo_changed && rules_changed ? ", " : "",
+                     rules_changed ? "windows or rules" : "", queued, t.checkins,
+                     e->cfg.recompute_days);
+    }
+    db_release(e->cfg.pool, c);
+    tx_clear(&t);
+}
+
 /* ---- the periodic pass --------------------------------------------------------------------- */
 
-/* Every window of yesterday and today that has started: pending, done, late or missed. */
+/*
+ * Every window that has started from the first day not closed for good (the day after
+ * engine_state's missed_through; yesterday at least; at most ENGINE_CATCHUP_DAYS back) to
+ * today: pending, done, late or missed. Then missed_through := the day before yesterday (a
+ * window of yesterday may still be in its grace time after midnight).
+ */
 static void periodic_pass(struct engine *e)
 {
-    char msg[256];
+    char msg[256], mark[32];
     struct db_conn *c = NULL;
     if (db_acquire(e->cfg.pool, &c, msg, sizeof(msg)) != ERR_OK) {
         log_warn("engine: periodic pass skipped: %s", msg);
         return;
     }
-    struct tx t = { .e = e, .c = c, .snap = e->snap, .now_ms = wall_ms(), .periodic = true };
-    int32_t today = tzconv_local_day(&e->tz, t.now_ms);
-    struct eval_item *items = malloc((t.snap->npts ? t.snap->npts : 1) * sizeof(*items));
-    size_t n = 0;
-    enum err err = items ? ERR_OK : ERR_INTERNAL;
-    for (size_t i = 0; items != NULL && i < t.snap->npts; i++)
-        if (t.snap->pts[i].nw > 0)
-            items[n++] = (struct eval_item){ &t.snap->pts[i], today - 1, today };
+    struct tx t = { .e = e, .c = c, .snap = e->snap, .now_ms = wall_ms() };
+    int32_t today = tzconv_local_day(&e->tz, t.now_ms), from = today - 1, through;
+    enum err err = db_begin(c, ENGINE_RID);
     if (err == ERR_OK)
-        err = db_begin(c, ENGINE_RID);
+        err = state_get(c, "missed_through", mark, sizeof(mark));
+    if (err == ERR_OK && tzconv_parse_date(mark, &through) && through + 1 < from)
+        from = through + 1 > today - ENGINE_CATCHUP_DAYS ? through + 1 : today - ENGINE_CATCHUP_DAYS;
     if (err == ERR_OK)
-        err = checkins_evaluate(&t, items, n);
-    if (err == ERR_OK)
-        err = db_commit(c, ENGINE_RID);
+        err = checkins_run(&t, from, today);
     if (err == ERR_OK) {
-        tx_publish(&t);
-        if (t.checkins > 0 || t.npubs > 0)
-            log_info("engine: periodic pass: %llu check-in(s) changed, %zu window(s) missed",
-                     t.checkins, t.npubs);
-    } else {
-        db_rollback(c, ENGINE_RID);
-        atomic_fetch_add(&e->failures, 1);
-        log_warn("engine: periodic pass failed (%s: %s)", err_slug(err), db_error_message(c));
+        int32_t y, m, d;
+        tzconv_civil_from_days(today - 2, &y, &m, &d);
+        snprintf(mark, sizeof(mark), "%04d-%02d-%02d", (int)y, (int)m, (int)d);
+        err = state_set(c, "missed_through", mark);
     }
+    if (tx_finish(&t, err, "the periodic pass") == ERR_OK && (t.checkins > 0 || t.npubs > 0))
+        log_info("engine: periodic pass over %d day(s): %llu check-in(s) changed, %zu event(s)",
+                 (int)(today - from + 1), t.checkins, t.npubs);
     db_release(e->cfg.pool, c);
-    free(items);
     tx_clear(&t);
     int64_t now = wall_ms();
     atomic_store(&e->last_pass_ms, now);
@@ -1839,6 +2054,7 @@ static void *worker_main(void *arg)
 
         bool more = false;
         if (snapshot_refresh(e)) {
+            snapshot_apply(e);
             more = queue_round(e);
             if (wall_ms() >= next_pass && !should_stop(e)) {
                 periodic_pass(e);

@@ -51,6 +51,7 @@ struct engine_config {
     struct layers *layers;        /* borrowed: generations of the layer tables */
     long interval_s;              /* the periodic pass (> 0) */
     long poll_ms;                 /* look at the queue at least this often without NOTIFY */
+    long recompute_days;          /* after a layer edit: local days recomputed (0: none) */
 };
 
 struct engine;

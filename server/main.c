@@ -132,6 +132,7 @@ static int serve(const struct config *cfg)
                                 .db = &s,
                                 .layers = app.layers,
                                 .interval_s = cfg->engine_interval_s,
+                                .recompute_days = cfg->recompute_days,
                                 .poll_ms = 5000 };
     app.engine = engine_start(&ec);
     if (app.engine == NULL) {
