@@ -69,7 +69,7 @@ static const struct opt opts[] = {
     { "maintenance-interval-s", "PATROLD_MAINTENANCE_INTERVAL_S", INT(maintenance_interval_s),
       "3600", 1, 86400, "partition maintenance (create ahead, drop expired) runs this often" },
     { "engine-interval-s", "PATROLD_ENGINE_INTERVAL_S", INT(engine_interval_s), "30", 1, 3600,
-      "the check-in engine re-evaluates today's and yesterday's windows this often" },
+      "the check-in engine's periodic pass (pending and missed windows) runs this often" },
     { "recompute-days", "PATROLD_RECOMPUTE_DAYS", INT(recompute_days), "7", 0, 366,
       "after a patrol point, window or zone is edited, recompute this many local days (0: none)" },
 };

@@ -242,15 +242,15 @@ static struct stmt st_snap_waters =
 #define DIGEST_OF(parts) "encode(sha256(convert_to(" parts ", 'UTF8')), 'hex')"
 #define GEOMETRY_ROWS                                                                              \
     DIGEST_ROWS("id, location, radius_m, hysteresis_m, min_dwell_s", "patrol_points")              \
-    " || '|' || " DIGEST_ROWS("id, perimeter", "schools")                                          \
-    " || '|' || " DIGEST_ROWS("id, geom, season_start, season_end", "waters")
+    " || '|' || " DIGEST_ROWS("id, perimeter", "schools") " || '|' || " DIGEST_ROWS(               \
+        "id, geom, season_start, season_end", "waters")
 #define RULES_ROWS                                                                                 \
     DIGEST_ROWS("id, min_dwell_s, season_start, season_end", "patrol_points")                      \
     " || '|' || " DIGEST_ROWS("id, point_id, days, start_local, end_local, required_visits,"       \
                               " grace_s, date_from, date_to",                                      \
                               "patrol_windows")
-static struct stmt st_snap_digests = STMT("engine_snap_digests", "SELECT " DIGEST_OF(
-    GEOMETRY_ROWS) ", " DIGEST_OF(RULES_ROWS));
+static struct stmt st_snap_digests =
+    STMT("engine_snap_digests", "SELECT " DIGEST_OF(GEOMETRY_ROWS) ", " DIGEST_OF(RULES_ROWS));
 
 static void snapshot_free(struct snapshot *s)
 {
@@ -2012,7 +2012,8 @@ static void periodic_pass(struct engine *e)
     if (err == ERR_OK)
         err = state_get(c, "missed_through", mark, sizeof(mark));
     if (err == ERR_OK && tzconv_parse_date(mark, &through) && through + 1 < from)
-        from = through + 1 > today - ENGINE_CATCHUP_DAYS ? through + 1 : today - ENGINE_CATCHUP_DAYS;
+        from =
+            through + 1 > today - ENGINE_CATCHUP_DAYS ? through + 1 : today - ENGINE_CATCHUP_DAYS;
     if (err == ERR_OK)
         err = checkins_run(&t, from, today);
     if (err == ERR_OK) {

@@ -22,6 +22,11 @@ Scenarios (DESIGN.md section 4; issue 4 "The engine" and "Tests and measurements
   * late batches: a dead-zone chunk uploaded after the rest was processed, and shuffled
     batches in random order and sizes with re-sent duplicates, give the same visits, check-ins
     and zone events as one sorted batch in a database of its own;
+  * recomputation: fixes of an older day evaluate every window of that day (missed where
+    nobody came), late fixes resolve a missed window (a checkin_resolved event), the periodic
+    pass catches up the days of an outage, and moving a point or editing a window recomputes
+    visits and check-ins of the last --recompute-days days (also for an edit made while
+    patrold was stopped);
   * the event stream: resume with Last-Event-ID, heartbeats, clean end on SIGTERM;
   * the device track: GeoJSON split at gaps, outliers excluded unless asked (and ignored by the
     engine);
@@ -716,6 +721,185 @@ class NowWindows(EngineCase):
                                     w=str(w_close)), 1)
         print("\n  window closed at %s: missed, event %d on the stream"
               % (hms(now + timedelta(seconds=25)), ev[0]), file=sys.stderr)
+
+
+# =============================================================================================
+# Older days, outages and layer edits
+# =============================================================================================
+
+class Recompute(EngineCase):
+    """What the engine redoes when the clock, an outage or an editor changes what is known:
+    every window of an older day once fixes of that day arrive, the days an outage skipped,
+    a missed window that late fixes resolve, and visits and check-ins after a point or a
+    window is edited (also while patrold was stopped)."""
+
+    def windows_since(self, day):
+        """Windows that existed since `day` (a test cannot wait for the calendar)."""
+        self.psql("UPDATE patrol_windows SET created_at = (:'d'::date)::timestamptz",
+                  d=day.isoformat())
+
+    def p1_stop(self, fr):
+        """A 3-minute stop at P1 over 07:00 on D (its 上学 window: done)."""
+        tr = Track(fr, local_ms(self.day, "06:59:00"), 400, 0)
+        tr.drive(0, 0, 30)
+        tr.wait(180)
+        tr.drive(400, 0, 30)
+        return tr.fixes
+
+    def p2_stop(self, fr, pts):
+        p2 = self.xy_of(fr, P2, pts)
+        tr = Track(fr, local_ms(self.day, "07:19:20"), p2[0] - 280, p2[1] - 220)
+        tr.drive(p2[0], p2[1], 30)
+        tr.wait(180)
+        tr.drive(p2[0] - 280, p2[1] - 220, 30)
+        return tr.fixes
+
+    def statuses(self, day):
+        rows = self.psql("SELECT p.name, w.name, c.status FROM checkins c"
+                         "  JOIN patrol_points p ON p.id = c.point_id"
+                         "  JOIN patrol_windows w ON w.id = c.window_id"
+                         " WHERE c.local_date = :'d'", d=day.isoformat())
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    def wait_for(self, what, cond, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while not cond():
+            self.assertLess(time.monotonic(), deadline, what)
+            time.sleep(0.1)
+
+    def test_older_day_missed_where_nobody_came(self):
+        self.windows_since(self.day - timedelta(days=1))
+        self.start()
+        fr, pts = self.frame(), self.points()
+        self.post_fixes(self.p2_stop(fr, pts))
+        self.wait_engine()
+        st = self.statuses(self.day)
+        self.assertEqual(st[(P2, "上学")], "late", st)
+        # the windows of every other point of that school day: missed, with their events
+        self.assertEqual(st[(P1, "上学")], "missed", st)
+        self.assertEqual(st[(K11, "上学")], "missed", st)
+        self.assertEqual(set(st.values()), {"late", "missed"}, st)
+        # every window of that weekday (no exam dates) at a point in season that day (the
+        # demo's water points: May..October, no season across the new year)
+        applicable = int(self.scalar(
+            "SELECT count(*) FROM patrol_windows w JOIN patrol_points p ON p.id = w.point_id"
+            " WHERE w.days & :m <> 0 AND w.date_from IS NULL AND (p.season_start IS NULL"
+            "   OR to_char(:'d'::date, 'MM-DD') BETWEEN p.season_start AND p.season_end)",
+            m=1 << self.day.weekday(), d=self.day.isoformat()))
+        self.assertEqual(len(st), applicable, st)
+        self.assertEqual(self.count("events", "kind = 'checkin_missed'"
+                                              " AND payload->>'local_date' = :'d'",
+                                    d=self.day.isoformat()),
+                         len([v for v in st.values() if v == "missed"]))
+        # a day without any fixes is not swept
+        self.assertEqual(self.statuses(self.day - timedelta(days=1)), {})
+        print("\n  D=%s: fixes at one gate -> %d windows evaluated, %d missed"
+              % (self.day, len(st), len([v for v in st.values() if v == "missed"])),
+              file=sys.stderr)
+
+    def test_late_fixes_resolve_a_missed_window(self):
+        self.windows_since(self.day - timedelta(days=1))
+        self.start()
+        fr, pts = self.frame(), self.points()
+        self.post_fixes(self.p2_stop(fr, pts))
+        self.wait_engine()
+        self.assertEqual(self.statuses(self.day)[(P1, "上学")], "missed")
+        w = self.window_id(P1, "上学")
+        missed = self.psql("SELECT id FROM events WHERE kind = 'checkin_missed'"
+                           " AND payload->>'window_id' = :'w'", w=str(w))
+        self.assertEqual(len(missed), 1)
+        # the car's dead-zone fixes at P1 arrive
+        self.post_fixes(self.p1_stop(fr))
+        self.wait_engine()
+        self.assertEqual(self.statuses(self.day)[(P1, "上学")], "done")
+        ev = self.getj("/api/v1/events?kind=checkin_resolved&from=%s&to=%s"
+                       % (self.day.isoformat(), date.today().isoformat()))["events"]
+        self.assertEqual(len(ev), 1, ev)
+        pl = ev[0]["payload"]
+        self.assertEqual((pl["window_id"], pl["local_date"], pl["status"], pl["point"]),
+                         (w, self.day.isoformat(), "done", P1), ev)
+        self.assertEqual(iso_ms(pl["first_at"]), local_ms(self.day, "07:00"), ev)
+        # the missed announcement stays: it was true when it was made
+        self.assertEqual(self.count("events", "kind = 'checkin_missed'"
+                                              " AND payload->>'window_id' = :'w'", w=str(w)), 1)
+        # re-sending changes nothing, and no second resolution
+        self.post_fixes(self.p1_stop(fr))
+        self.wait_engine()
+        self.assertEqual(self.count("events", "kind = 'checkin_resolved'"), 1)
+
+    def test_periodic_pass_catches_up_after_an_outage(self):
+        today = datetime.now(TZ).date()
+        self.windows_since(today - timedelta(days=30))
+        self.psql("INSERT INTO engine_state (name, value) VALUES ('missed_through', :'d')",
+                  d=(today - timedelta(days=6)).isoformat())
+        self.start()
+        through = (today - timedelta(days=2)).isoformat()
+        self.wait_for("the pass moves missed_through",
+                      lambda: self.scalar("SELECT value FROM engine_state"
+                                          " WHERE name = 'missed_through'") == through)
+        for back in range(2, 6):
+            day = today - timedelta(days=back)
+            st = self.statuses(day)
+            if day.weekday() < 5:
+                self.assertGreater(len(st), 0, "%s: windows of the outage evaluated" % day)
+                self.assertEqual(set(st.values()), {"missed"}, st)
+        self.assertEqual(self.statuses(today - timedelta(days=6)), {}, "before the mark")
+        self.assertEqual(self.statuses(today - timedelta(days=7)), {})
+
+    def test_edits_recompute_visits_and_checkins(self):
+        self.windows_since(self.day - timedelta(days=1))
+        srv = self.start_server("--engine-interval-s", "1", "--recompute-days", "10")
+        self.server = srv
+        fr, pts = self.frame(), self.points()
+        self.post_fixes(self.p1_stop(fr))
+        self.wait_engine()
+        pid = pts[P1]["id"]
+        nvisits = lambda: int(self.scalar(  # noqa: E731
+            "SELECT count(*) FROM visits WHERE point_id = :p", p=pid))
+        self.assertEqual(nvisits(), 1)
+        self.assertEqual(self.statuses(self.day)[(P1, "上学")], "done")
+
+        # the gate was placed wrong: moved 300 m north, nobody was ever there
+        self.psql("UPDATE patrol_points SET location = ST_Project(location::geography, 300, 0)"
+                  "::geometry WHERE id = :p", p=pid)
+        self.wait_for("visits recomputed after the move", lambda: nvisits() == 0)
+        self.wait_engine()
+        self.wait_for("check-in recomputed",
+                      lambda: self.statuses(self.day).get((P1, "上学")) == "missed")
+
+        # moved back: the visit and the check-in return
+        self.psql("UPDATE patrol_points SET location = ST_Project(location::geography, 300,"
+                  " pi())::geometry WHERE id = :p", p=pid)
+        self.wait_for("visits recomputed after the move back", lambda: nvisits() == 1)
+        self.wait_engine()
+        self.wait_for("check-in back to done",
+                      lambda: self.statuses(self.day).get((P1, "上学")) == "done")
+
+        # a window edit alone: 上学 now starts at 07:30, the 07:00 stop no longer counts
+        w = self.window_id(P1, "上学")
+        old = self.psql("SELECT start_local, end_local FROM patrol_windows WHERE id = :w", w=w)[0]
+        self.psql("UPDATE patrol_windows SET start_local = '07:30', end_local = '08:00'"
+                  " WHERE id = :w", w=w)
+        self.wait_for("window edit re-evaluated",
+                      lambda: self.statuses(self.day).get((P1, "上学")) == "missed")
+        self.assertEqual(nvisits(), 1, "a window edit leaves visits alone")
+
+        # edited while patrold is stopped: recomputed at start
+        srv.close()
+        self.psql("UPDATE patrol_windows SET start_local = :'a', end_local = :'b'"
+                  " WHERE id = :w", w=w, a=old[0], b=old[1])
+        self.server = self.start_server("--engine-interval-s", "3600", "--recompute-days", "10")
+        self.wait_for("edit made while stopped applied at start",
+                      lambda: self.statuses(self.day).get((P1, "上学")) == "done")
+        # outside the horizon nothing is redone
+        self.server.close()
+        self.psql("UPDATE patrol_windows SET start_local = '07:30', end_local = '08:00'"
+                  " WHERE id = :w", w=w)
+        self.server = self.start_server("--engine-interval-s", "3600", "--recompute-days", "1")
+        self.wait_for("digest stored", lambda: self.count(
+            "engine_state", "name = 'rules_digest' AND updated_at > now() - interval '20 s'") == 1)
+        self.assertEqual(self.statuses(self.day).get((P1, "上学")), "done")
+        self.assertIn("layers edited", self.server.log_text())
 
 
 # =============================================================================================
