@@ -17,6 +17,7 @@
  * Not here: the engine (engine.c) or ingestion (api_ingest.c).
  */
 #include "api.h"
+#include "api_args.h"
 
 #include "app.h"
 #include "arena.h"
@@ -50,32 +51,6 @@
 #define XSTR(x)  XSTR_(x)
 
 /* ---- query arguments ------------------------------------------------------------------------ */
-
-struct arg_check {
-    const char *const *allowed;
-    const char *bad;
-};
-
-static int known_arg(void *ctx, const char *name, const char *value)
-{
-    struct arg_check *a = ctx;
-    (void)value;
-    for (const char *const *k = a->allowed; *k; k++)
-        if (strcmp(*k, name) == 0)
-            return 0;
-    a->bad = name;
-    return 1;
-}
-
-/* Replies 400 and returns -1 when a query argument is not one of allowed (NULL-terminated). */
-static int only_args(struct req *r, const char *const *allowed)
-{
-    struct arg_check ac = { allowed, NULL };
-    if (req_query_foreach(r, known_arg, &ac) == 0)
-        return 0;
-    req_reply_error(r, ERR_INVALID_ARGUMENT, "unknown query parameter '%s'", ac.bad);
-    return -1;
-}
 
 static bool parse_i64(const char *s, long long min, long long max, long long *out)
 {
@@ -161,16 +136,6 @@ static bool valid_kind(const char *s)
     return n > 0 && n <= 64;
 }
 
-static int arg_format(struct req *r, bool *csv)
-{
-    const char *f = req_query(r, "format");
-    *csv = f != NULL && strcmp(f, "csv") == 0;
-    if (f == NULL || strcmp(f, "json") == 0 || *csv)
-        return 0;
-    req_reply_error(r, ERR_INVALID_ARGUMENT, "format is json or csv");
-    return -1;
-}
-
 /* Runs s; on failure replies (503 when the database is away) and returns NULL. */
 static PGresult *run(struct req *r, struct stmt *s, int n, const char *const *params,
                      const char *what)
@@ -186,21 +151,6 @@ static PGresult *run(struct req *r, struct stmt *s, int n, const char *const *pa
         return NULL;
     }
     return res;
-}
-
-static void reply_csv(struct req *r, PGresult *res, const char *filename)
-{
-    size_t len = 0;
-    char *csv = pgjson_csv(res, &len);
-    char *copy = csv ? arena_strndup(r->arena, csv, len) : NULL;
-    free(csv);
-    if (copy == NULL) {
-        req_reply_error(r, ERR_INTERNAL, "out of memory");
-        return;
-    }
-    req_reply(r, 200, "text/csv; charset=utf-8", copy, len);
-    req_add_header(r, "Content-Disposition",
-                   arena_printf(r->arena, "attachment; filename=\"%s.csv\"", filename));
 }
 
 /* ---- check-ins ------------------------------------------------------------------------------ */
@@ -256,7 +206,7 @@ static void reply_for_day(struct req *r, struct stmt *s, int n, const char *cons
     if (res == NULL)
         return;
     if (csv) {
-        reply_csv(r, res, arena_printf(r->arena, "%s-%s", name, date));
+        api_reply_csv(r, res, arena_printf(r->arena, "%s-%s", name, date));
         PQclear(res);
         return;
     }
@@ -275,9 +225,9 @@ static void get_checkins(struct req *r)
     static const char *const allowed[] = { "date", "school", "point", "device", "format", NULL };
     const char *p[4];
     bool csv;
-    if (only_args(r, allowed) != 0 || arg_date(r, "date", &p[0]) != 0 ||
+    if (api_only_args(r, allowed) != 0 || arg_date(r, "date", &p[0]) != 0 ||
         arg_id(r, "school", &p[1]) != 0 || arg_id(r, "point", &p[2]) != 0 ||
-        arg_id(r, "device", &p[3]) != 0 || arg_format(r, &csv) != 0)
+        arg_id(r, "device", &p[3]) != 0 || api_arg_format(r, &csv) != 0)
         return;
     reply_for_day(r, &st_checkins, 4, p, csv, "check-ins", "checkins", false);
 }
@@ -343,8 +293,8 @@ static void get_report_checkins(struct req *r)
     static const char *const allowed[] = { "from", "to", "group", "format", NULL };
     const char *p[2];
     bool csv;
-    if (only_args(r, allowed) != 0 || arg_date(r, "from", &p[0]) != 0 ||
-        arg_date(r, "to", &p[1]) != 0 || arg_format(r, &csv) != 0)
+    if (api_only_args(r, allowed) != 0 || arg_date(r, "from", &p[0]) != 0 ||
+        arg_date(r, "to", &p[1]) != 0 || api_arg_format(r, &csv) != 0)
         return;
     const char *group = req_query(r, "group");
     struct stmt *st = NULL;
@@ -379,7 +329,7 @@ static void get_report_checkins(struct req *r)
     if (res == NULL)
         return;
     if (csv) {
-        reply_csv(r, res, arena_printf(r->arena, "checkins-by-%s-%s-%s", group, from, to));
+        api_reply_csv(r, res, arena_printf(r->arena, "checkins-by-%s-%s-%s", group, from, to));
         PQclear(res);
         return;
     }
@@ -436,7 +386,8 @@ static void get_report_presence(struct req *r)
     static const char *const allowed[] = { "date", "format", NULL };
     const char *p[1];
     bool csv;
-    if (only_args(r, allowed) != 0 || arg_date(r, "date", &p[0]) != 0 || arg_format(r, &csv) != 0)
+    if (api_only_args(r, allowed) != 0 || arg_date(r, "date", &p[0]) != 0 ||
+        api_arg_format(r, &csv) != 0)
         return;
     reply_for_day(r, &st_presence, 1, p, csv, "presence report", "presence", true);
 }
@@ -477,7 +428,7 @@ static void get_visits(struct req *r)
 {
     static const char *const allowed[] = { "from", "to", "point", "device", "limit", NULL };
     const char *p[5];
-    if (only_args(r, allowed) != 0 || arg_instant(r, "from", false, &p[0]) != 0 ||
+    if (api_only_args(r, allowed) != 0 || arg_instant(r, "from", false, &p[0]) != 0 ||
         arg_instant(r, "to", true, &p[1]) != 0 || arg_id(r, "point", &p[2]) != 0 ||
         arg_id(r, "device", &p[3]) != 0 || arg_limit(r, &p[4]) != 0)
         return;
@@ -502,7 +453,7 @@ static void get_events(struct req *r)
         "from", "to", "kind", "device", "limit", "after_id", NULL
     };
     const char *p[6];
-    if (only_args(r, allowed) != 0 || arg_instant(r, "from", false, &p[0]) != 0 ||
+    if (api_only_args(r, allowed) != 0 || arg_instant(r, "from", false, &p[0]) != 0 ||
         arg_instant(r, "to", true, &p[1]) != 0 || arg_id(r, "device", &p[3]) != 0 ||
         arg_limit(r, &p[4]) != 0)
         return;
@@ -657,7 +608,7 @@ static void get_events_stream(struct req *r)
 {
     static const char *const allowed[] = { "kind", "device", "last_event_id", NULL };
     const char *dev;
-    if (only_args(r, allowed) != 0 || arg_id(r, "device", &dev) != 0)
+    if (api_only_args(r, allowed) != 0 || arg_id(r, "device", &dev) != 0)
         return;
     const char *kind = req_query(r, "kind");
     if (kind != NULL && !valid_kind(kind)) {
@@ -750,7 +701,7 @@ static void get_track(struct req *r)
         req_reply_error(r, ERR_NOT_FOUND, "no device %s", req_param(r, "id"));
         return;
     }
-    if (only_args(r, allowed) != 0 || arg_instant(r, "from", false, &p[1]) != 0 ||
+    if (api_only_args(r, allowed) != 0 || arg_instant(r, "from", false, &p[1]) != 0 ||
         arg_instant(r, "to", true, &p[2]) != 0)
         return;
     const char *outliers = req_query(r, "outliers");
@@ -867,7 +818,8 @@ static const struct route checkin_routes[] = {
       "Visits of devices at patrol points overlapping `from`..`to`; filters `point`, `device`",
       "checkins" },
     { "GET", "/api/v1/events", get_events, ROLES_READ, 0, NULL,
-      "Events (zone_enter, zone_exit, checkin_missed...) in `from`..`to`; filters `kind`, "
+      "Events (zone_enter, zone_exit, checkin_missed, checkin_resolved) in `from`..`to`; filters "
+      "`kind`, "
       "`device`, `after_id`",
       "checkins" },
     { "GET", "/api/v1/events/stream", get_events_stream, ROLES_READ, 0, NULL,

@@ -8,6 +8,7 @@
  * Not here: check-in compliance reports (they belong to the check-in engine's API).
  */
 #include "api.h"
+#include "api_args.h"
 
 #include "app.h"
 #include "arena.h"
@@ -159,38 +160,16 @@ static int check_param(struct req *r, const struct report_param *p, const char *
     return -1;
 }
 
-struct arg_check {
-    const struct report *rep;
-    const char *bad;
-};
-
-static int known_arg(void *ctx, const char *name, const char *value)
-{
-    struct arg_check *a = ctx;
-    (void)value;
-    if (strcmp(name, "format") == 0)
-        return 0;
-    for (int i = 0; i < REPORT_MAX_PARAMS && a->rep->params[i].name; i++)
-        if (strcmp(a->rep->params[i].name, name) == 0)
-            return 0;
-    a->bad = name;
-    return 1;
-}
-
 static void run_report(struct req *r, const struct report *rep)
 {
     const char *values[REPORT_MAX_PARAMS] = { 0 };
     int n = 0;
-    struct arg_check ac = { rep, NULL };
-    if (req_query_foreach(r, known_arg, &ac) != 0) {
-        req_reply_error(r, ERR_INVALID_ARGUMENT, "unknown query parameter '%s'", ac.bad);
+    const char *allowed[REPORT_MAX_PARAMS + 2] = { "format" };
+    for (int i = 0; i < REPORT_MAX_PARAMS && rep->params[i].name; i++)
+        allowed[i + 1] = rep->params[i].name;
+    bool csv;
+    if (api_only_args(r, allowed) != 0 || api_arg_format(r, &csv) != 0)
         return;
-    }
-    const char *format = req_query(r, "format");
-    if (format != NULL && strcmp(format, "json") != 0 && strcmp(format, "csv") != 0) {
-        req_reply_error(r, ERR_INVALID_ARGUMENT, "format is json or csv");
-        return;
-    }
     json_t *used = json_object();
     for (; n < REPORT_MAX_PARAMS && rep->params[n].name; n++) {
         const struct report_param *p = &rep->params[n];
@@ -215,20 +194,10 @@ static void run_report(struct req *r, const struct report *rep)
         req_reply_error(r, e, "could not compute the report %s", rep->name);
         return;
     }
-    if (format != NULL && strcmp(format, "csv") == 0) {
-        size_t len = 0;
-        char *csv = pgjson_csv(res, &len);
+    if (csv) {
+        api_reply_csv(r, res, rep->name);
         PQclear(res);
         json_decref(used);
-        char *copy = csv ? arena_strndup(r->arena, csv, len) : NULL;
-        free(csv);
-        if (copy == NULL) {
-            req_reply_error(r, ERR_INTERNAL, "out of memory");
-            return;
-        }
-        req_reply(r, 200, "text/csv; charset=utf-8", copy, len);
-        req_add_header(r, "Content-Disposition",
-                       arena_printf(r->arena, "attachment; filename=\"%s.csv\"", rep->name));
         return;
     }
     json_t *rows = pgjson_rows(res);

@@ -1,0 +1,62 @@
+/*
+ * api_args.c - query arguments and CSV replies shared by the read handlers (see api_args.h).
+ */
+#include "api_args.h"
+
+#include "arena.h"
+#include "err.h"
+#include "http.h"
+#include "pgjson.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct arg_check {
+    const char *const *allowed;
+    const char *bad;
+};
+
+static int known_arg(void *ctx, const char *name, const char *value)
+{
+    struct arg_check *a = ctx;
+    (void)value;
+    for (const char *const *k = a->allowed; *k; k++)
+        if (strcmp(*k, name) == 0)
+            return 0;
+    a->bad = name;
+    return 1;
+}
+
+int api_only_args(struct req *r, const char *const *allowed)
+{
+    struct arg_check ac = { allowed, NULL };
+    if (req_query_foreach(r, known_arg, &ac) == 0)
+        return 0;
+    req_reply_error(r, ERR_INVALID_ARGUMENT, "unknown query parameter '%s'", ac.bad);
+    return -1;
+}
+
+int api_arg_format(struct req *r, bool *csv)
+{
+    const char *f = req_query(r, "format");
+    *csv = f != NULL && strcmp(f, "csv") == 0;
+    if (f == NULL || strcmp(f, "json") == 0 || *csv)
+        return 0;
+    req_reply_error(r, ERR_INVALID_ARGUMENT, "format is json or csv");
+    return -1;
+}
+
+void api_reply_csv(struct req *r, const PGresult *res, const char *filename)
+{
+    size_t len = 0;
+    char *csv = pgjson_csv(res, &len);
+    char *copy = csv ? arena_strndup(r->arena, csv, len) : NULL;
+    free(csv);
+    if (copy == NULL) {
+        req_reply_error(r, ERR_INTERNAL, "out of memory");
+        return;
+    }
+    req_reply(r, 200, "text/csv; charset=utf-8", copy, len);
+    req_add_header(r, "Content-Disposition",
+                   arena_printf(r->arena, "attachment; filename=\"%s.csv\"", filename));
+}
