@@ -1,7 +1,8 @@
 /*
  * engine.c - the check-in and geofence engine's worker thread (see engine.h): snapshots of
  * the layers, the engine_queue consumer, the late-batch procedure against the visits,
- * zone_stays and events tables, check-in evaluation and the periodic pass.
+ * zone_stays and events tables, check-in evaluation, recomputation after layer edits and the
+ * periodic pass.
  *
  * Shape of one device's transaction (REPEATABLE READ, so every statement sees the same
  * committed fixes and queue rows; fixes committed meanwhile come with queue rows of their own,
@@ -12,8 +13,12 @@
  *           ids; changed ones are updated, vanished ones deleted, new ones inserted);
  *   zones:  the same over zone_stays, writing zone_enter / zone_exit events;
  *   check-ins: every window of every point whose visits changed, on the local days the changed
- *           visits touch, for windows that have started;
- *   delete the queue rows; COMMIT; publish the new events.
+ *           visits touch, and (for new fixes) every window of the span's days before
+ *           yesterday, for windows that have started;
+ *   delete the queue rows; COMMIT; publish the new events (none for rows a layer edit queued:
+ *   a recomputation is quiet).
+ * Besides: snapshot_apply (recomputation after layer edits, engine_state digests) and the
+ * periodic pass (pending and missed windows; catches up days after an outage).
  * The spans of one device's queued rows are merged into their hull: the procedure of visits.h
  * is exact for one span of new fixes, and a hull is one span.
  */
@@ -63,7 +68,7 @@ struct snap_window {
     struct checkin_window w;
     char *name;
     char start[9], end[9]; /* local "HH:MM:SS" */
-    int32_t created_day;   /* local day the window was created */
+    int64_t created_ms;    /* when the window was created (UTC ms) */
 };
 
 struct snap_zone {
@@ -220,7 +225,7 @@ static struct stmt st_snap_windows =
          "       extract(epoch FROM end_local)::int, required_visits, grace_s,"
          "       date_from - date '1970-01-01', date_to - date '1970-01-01', name,"
          "       to_char(start_local, 'HH24:MI:SS'), to_char(end_local, 'HH24:MI:SS'),"
-         "       created_at::date - date '1970-01-01'"
+         "       patrolgis_ts_ms(created_at)"
          "  FROM patrol_windows"
          " ORDER BY point_id, id");
 
@@ -235,10 +240,11 @@ static struct stmt st_snap_waters =
                                " FROM waters"
                                " ORDER BY id");
 
-/* Row texts in id order, hashed: geometry values print as hex EWKB, so any change shows. */
+/* A hash of every row's text in id order (geometry values print as hex EWKB, so any change
+ * shows); rows are hashed one by one so that no string of all geometries is ever built. */
 #define DIGEST_ROWS(cols, table)                                                                   \
-    "coalesce((SELECT string_agg(r::text, ';' ORDER BY r.id)"                                      \
-    " FROM (SELECT " cols " FROM " table ") r), '')"
+    "coalesce((SELECT string_agg(encode(sha256(convert_to(r::text, 'UTF8')), 'hex'), ''"           \
+    " ORDER BY r.id) FROM (SELECT " cols " FROM " table ") r), '')"
 #define DIGEST_OF(parts) "encode(sha256(convert_to(" parts ", 'UTF8')), 'hex')"
 #define GEOMETRY_ROWS                                                                              \
     DIGEST_ROWS("id, location, radius_m, hysteresis_m, min_dwell_s", "patrol_points")              \
@@ -247,7 +253,7 @@ static struct stmt st_snap_waters =
 #define RULES_ROWS                                                                                 \
     DIGEST_ROWS("id, min_dwell_s, season_start, season_end", "patrol_points")                      \
     " || '|' || " DIGEST_ROWS("id, point_id, days, start_local, end_local, required_visits,"       \
-                              " grace_s, date_from, date_to",                                      \
+                              " grace_s, date_from, date_to, created_at",                          \
                               "patrol_windows")
 static struct stmt st_snap_digests =
     STMT("engine_snap_digests", "SELECT " DIGEST_OF(GEOMETRY_ROWS) ", " DIGEST_OF(RULES_ROWS));
@@ -395,7 +401,7 @@ static enum err snap_load_windows(struct db_conn *c, struct snapshot *s)
         }
         snprintf(w->start, sizeof(w->start), "%s", PQgetvalue(r, row, 10));
         snprintf(w->end, sizeof(w->end), "%s", PQgetvalue(r, row, 11));
-        w->created_day = (int32_t)cell_i64(r, row, 12);
+        w->created_ms = cell_i64(r, row, 12);
         struct snap_point *p = snap_point_find(s, w->w.point_id);
         if (p == NULL)
             continue; /* its point was left out */
@@ -652,6 +658,9 @@ struct tx {
     struct touched *touched;
     size_t ntouched, captouched;
     unsigned long long visits, stays, checkins; /* rows written */
+    /* recomputation after a layer edit, not news: no check-in announcements are written and
+     * no event goes to the streams (recomputed zone events are stored as usual) */
+    bool quiet;
 };
 
 static void tx_clear(struct tx *t)
@@ -717,7 +726,7 @@ static void tx_publish(struct tx *t)
 {
     if (t->npubs > 1)
         qsort(t->pubs, t->npubs, sizeof(*t->pubs), cmp_pub);
-    for (size_t i = 0; i < t->npubs; i++)
+    for (size_t i = 0; i < t->npubs && !t->quiet; i++)
         eventhub_publish(t->e->hub, t->pubs[i].id, t->pubs[i].kind, t->pubs[i].device_id,
                          t->pubs[i].json);
     atomic_fetch_add(&t->e->events_written, t->npubs);
@@ -1447,11 +1456,14 @@ static struct stmt st_point_visits =
          " ORDER BY point_id, enter_at, id");
 
 /*
- * Upserts the evaluated check-ins ($1: JSON rows) and writes the events of status changes: a
- * row that becomes missed gets its checkin_missed event (once per window and date), a missed
- * row that late fixes turn done or late gets a checkin_resolved event (once too). "old" reads
- * the rows as they were before this statement (every part of a WITH sees one snapshot).
- * Returns the number of rows changed, then the new events (EVENT_RETURNING columns).
+ * Upserts the evaluated check-ins ($1: JSON rows) and, when $2 (announce) is true, writes the
+ * events of status changes: a row that becomes missed gets its checkin_missed event (once per
+ * window and date), a missed row that late fixes turn done or late gets a checkin_resolved
+ * event (once too). "old" reads the rows as they were before this statement (every part of a
+ * WITH sees one snapshot). ON CONFLICT DO NOTHING names no target: the only unique indexes of
+ * events are those two guards (events_checkin_missed_once, events_checkin_resolved_once) and
+ * the primary key. Returns the number of rows changed, then the new events (EVENT_RETURNING
+ * columns).
  */
 static struct stmt st_checkins_upsert = STMT(
     "engine_checkins_upsert",
@@ -1489,8 +1501,8 @@ static struct stmt st_checkins_upsert = STMT(
     "                                               'first_at', patrolgis_iso(chg.first_at))"
     "                  END"
     "          FROM chg"
-    "         WHERE chg.status = 'missed'"
-    "            OR (chg.was = 'missed' AND chg.status IN ('done', 'late'))"
+    "         WHERE $2::bool AND (chg.status = 'missed'"
+    "               OR (chg.was = 'missed' AND chg.status IN ('done', 'late')))"
     "        ON CONFLICT DO NOTHING"
     "        " EVENT_RETURNING ")"
     " SELECT (SELECT count(*) FROM up), ev.* FROM (SELECT 1) one LEFT JOIN ev ON true");
@@ -1500,16 +1512,6 @@ static struct stmt st_checkins_delete =
          "DELETE"
          " FROM checkins c USING jsonb_to_recordset($1::jsonb) AS x(w bigint, d int)"
          " WHERE c.window_id = x.w AND c.local_date = (date '1970-01-01' + x.d)");
-
-/* Whether one of the visits v[0..n) overlaps local day `day`. */
-static bool visited_on(const struct visit *v, size_t n, const struct tzconv *tz, int32_t day)
-{
-    int64_t from = tzconv_local_ms(tz, day, 0), to = tzconv_local_ms(tz, day + 1, 0);
-    for (size_t i = 0; i < n; i++)
-        if (v[i].enter_ms < to && v[i].exit_ms >= from)
-            return true;
-    return false;
-}
 
 /* Which (point, local days) to evaluate: points index into snapshot.pts. */
 struct eval_item {
@@ -1591,12 +1593,10 @@ static enum err checkins_evaluate(struct tx *t, const struct eval_item *items, s
                     e = ERR_OK;
                     continue;
                 }
-                /* A window on a day before it was created: nobody could have known of it, so
-                 * "missed" only where the point was visited that day (a check-in that the
-                 * visits fell short of), not where nobody came. */
+                /* A window that had closed before it was created: nobody could have known of
+                 * it, so never "missed" (visits that qualify still count). */
                 if (res.status == CHECKIN_NOT_APPLICABLE ||
-                    (res.status == CHECKIN_MISSED && day < sw->created_day &&
-                     !visited_on(v + a, b - a, tz, day))) {
+                    (res.status == CHECKIN_MISSED && res.window_to_ms <= sw->created_ms)) {
                     json_array_append_new(
                         del, json_pack("{s:I,s:i}", "w", (json_int_t)sw->w.id, "d", (int)day));
                     continue;
@@ -1621,9 +1621,9 @@ static enum err checkins_evaluate(struct tx *t, const struct eval_item *items, s
     }
     if (json_array_size(up) > 0) {
         char *text = json_dumps(up, JSON_COMPACT);
-        const char *p1[1] = { text };
+        const char *p2[2] = { text, t->quiet ? "false" : "true" };
         PGresult *ur = NULL;
-        e = text ? db_exec(t->c, &st_checkins_upsert, 1, p1, &ur, ENGINE_RID) : ERR_INTERNAL;
+        e = text ? db_exec(t->c, &st_checkins_upsert, 2, p2, &ur, ENGINE_RID) : ERR_INTERNAL;
         free(text);
         if (e == ERR_OK) {
             t->checkins += (unsigned long long)cell_i64(ur, 0, 0);
@@ -1710,7 +1710,7 @@ static struct stmt st_lock =
 
 static struct stmt st_take =
     STMT("engine_take", "SELECT id, floor(extract(epoch FROM new_from) * 1000)::bigint,"
-                        "       ceil(extract(epoch FROM new_to) * 1000)::bigint"
+                        "       ceil(extract(epoch FROM new_to) * 1000)::bigint, recompute"
                         "  FROM engine_queue"
                         " WHERE device_id = $1::bigint"
                         " ORDER BY id FOR UPDATE SKIP LOCKED");
@@ -1755,8 +1755,10 @@ static enum err device_run(struct engine *e, struct db_conn *c, int64_t device_i
         goto out;
     }
     int64_t a = INT64_MAX, b = INT64_MIN;
+    t.quiet = true; /* only rows queued by a layer edit: a recomputation */
     for (int row = 0; row < PQntuples(r); row++) {
         int64_t f = cell_i64(r, row, 1), to = cell_i64(r, row, 2);
+        t.quiet = t.quiet && cell_bool(r, row, 3);
         if (f < a)
             a = f;
         if (to > b)
@@ -1772,10 +1774,13 @@ static enum err device_run(struct engine *e, struct db_conn *c, int64_t device_i
     if (err == ERR_OK)
         err = device_zones(&t, &fx, device_id, a, b);
     if (err == ERR_OK) {
-        /* Days the periodic pass no longer visits (before yesterday): fixes of such a day can
-         * be the first anyone sent for it, so every window of the day is evaluated, not only
-         * those of points this device visited ("missed" where nobody came). */
+        /* Days the periodic pass no longer visits (before yesterday): new fixes of such a day
+         * can be the first anyone sent for it, so every window of the day is evaluated, not
+         * only those of points this device visited ("missed" where nobody came). A
+         * recomputation after an edit leaves that to snapshot_apply. */
         int32_t old_to = tzconv_local_day(&e->tz, t.now_ms) - 2, db = tzconv_local_day(&e->tz, b);
+        if (t.quiet)
+            old_to = INT32_MIN;
         err = checkins_run(&t, tzconv_local_day(&e->tz, a), db < old_to ? db : old_to);
     }
     if (err == ERR_OK) {
@@ -1885,13 +1890,14 @@ static struct stmt st_state_set =
                              " WHERE engine_state.value <> EXCLUDED.value");
 
 /* Every device with an unflagged fix since $1 (ms): its span from then to that fix, queued. */
-static struct stmt st_requeue =
-    STMT("engine_requeue", "WITH q AS (INSERT INTO engine_queue (device_id, new_from, new_to)"
-                           "           SELECT device_id, patrolgis_ms_ts($1::bigint), fix_time"
-                           "             FROM device_latest"
-                           "            WHERE fix_time >= patrolgis_ms_ts($1::bigint)"
-                           "           RETURNING 1)"
-                           " SELECT count(*) FROM q");
+static struct stmt st_requeue = STMT(
+    "engine_requeue", "WITH q AS (INSERT INTO engine_queue (device_id, new_from, new_to,"
+                      "                                    recompute)"
+                      "           SELECT device_id, patrolgis_ms_ts($1::bigint), fix_time, true"
+                      "             FROM device_latest"
+                      "            WHERE fix_time >= patrolgis_ms_ts($1::bigint)"
+                      "           RETURNING 1)"
+                      " SELECT count(*) FROM q");
 
 /* The value stored under name, locked until the end of the transaction, in buf ("": none). */
 static enum err state_get(struct db_conn *c, const char *name, char *buf, size_t n)
@@ -1930,12 +1936,30 @@ static enum err tx_finish(struct tx *t, enum err err, const char *what)
 
 /* ---- layer edits ---------------------------------------------------------------------------- */
 
+/* Rows a layer edit queued that are not processed yet. */
+static struct stmt st_recompute_pending =
+    STMT("engine_recompute_pending", "SELECT EXISTS (SELECT 1 FROM engine_queue WHERE recompute)");
+
+static enum err recompute_pending(struct db_conn *c, bool *pending)
+{
+    PGresult *r = NULL;
+    enum err e = db_exec(c, &st_recompute_pending, 0, NULL, &r, ENGINE_RID);
+    *pending = e == ERR_OK && cell_bool(r, 0, 0);
+    PQclear(r);
+    return e;
+}
+
 /*
- * Compares the current snapshot's digests with those the last one left in engine_state (so an
- * edit made while patrold was stopped counts too). Geometry changed: every device with fixes in
- * the last --recompute-days local days is queued for that span (visits, zone stays and their
- * check-ins are recomputed by the queue, as for late fixes). Rules changed: every window of
- * those days is re-evaluated now. No digest stored yet (a new database): nothing to redo.
+ * Compares the current snapshot's digests with those stored in engine_state by the last one
+ * applied (so an edit made while patrold was stopped counts too), in one transaction, and
+ * stores each digest once what it calls for is done or durably queued:
+ *   geometry changed: every device with an unflagged fix in the last --recompute-days local
+ *     days gets an engine_queue row for that span marked recompute (visits, zone stays and
+ *     the check-ins they touch are redone by the queue, as for late fixes, but quietly);
+ *   rules changed: every window of those days is re-evaluated, quietly - once no recompute
+ *     row is left, so that it sees the recomputed visits. Until then the snapshot stays
+ *     unchecked and this runs again at the next wake-up.
+ * No digest stored yet (a new database): they are stored and nothing is redone.
  */
 static void snapshot_apply(struct engine *e)
 {
@@ -1947,10 +1971,10 @@ static void snapshot_apply(struct engine *e)
         log_warn("engine: layer changes not applied yet: %s", msg);
         return;
     }
-    struct tx t = { .e = e, .c = c, .snap = e->snap, .now_ms = wall_ms() };
+    struct tx t = { .e = e, .c = c, .snap = e->snap, .now_ms = wall_ms(), .quiet = true };
     int32_t today = tzconv_local_day(&e->tz, t.now_ms);
     int32_t first = today - (int32_t)e->cfg.recompute_days + 1;
-    bool geo_changed = false, rules_changed = false;
+    bool geo_changed = false, rules_changed = false, pending = false;
     long long queued = 0;
     enum err err = db_begin(c, ENGINE_RID);
     if (err == ERR_OK)
@@ -1971,20 +1995,24 @@ static void snapshot_apply(struct engine *e)
             queued = cell_i64(r, 0, 0);
         PQclear(r);
     }
-    if (err == ERR_OK && rules_changed)
-        err = checkins_run(&t, first, today);
     if (err == ERR_OK)
         err = state_set(c, "geometry_digest", t.snap->geometry_digest);
-    if (err == ERR_OK)
+    if (err == ERR_OK && rules_changed)
+        err = recompute_pending(c, &pending);
+    if (err == ERR_OK && rules_changed && !pending && first <= today)
+        err = checkins_run(&t, first, today);
+    if (err == ERR_OK && !pending)
         err = state_set(c, "rules_digest", t.snap->rules_digest);
     if (tx_finish(&t, err, "applying a layer change") == ERR_OK) {
-        e->snap_checked = true;
-        if (geo_changed || rules_changed)
-            log_info("engine: layers edited (%s%s%s): %lld device(s) queued and %llu check-in(s) "
-                     "re-evaluated over the last %ld day(s)",
-                     geo_changed ? "places or zones" : "", geo_changed && rules_changed ? ", " : "",
-                     rules_changed ? "windows or rules" : "", queued, t.checkins,
-                     e->cfg.recompute_days);
+        e->snap_checked = !pending;
+        if (geo_changed)
+            log_info("engine: places or zones edited: %lld device(s) queued to recompute the "
+                     "last %ld day(s)",
+                     queued, e->cfg.recompute_days);
+        if (rules_changed && !pending)
+            log_info("engine: windows or rules edited: %llu check-in(s) of the last %ld day(s) "
+                     "changed",
+                     t.checkins, e->cfg.recompute_days);
     }
     db_release(e->cfg.pool, c);
     tx_clear(&t);
@@ -1996,19 +2024,32 @@ static void snapshot_apply(struct engine *e)
  * Every window that has started from the first day not closed for good (the day after
  * engine_state's missed_through; yesterday at least; at most ENGINE_CATCHUP_DAYS back) to
  * today: pending, done, late or missed. Then missed_through := the day before yesterday (a
- * window of yesterday may still be in its grace time after midnight).
+ * window of yesterday may still be in its grace time after midnight). Returns false when it
+ * did not run because a recomputation after a layer edit is still queued (try again soon).
  */
-static void periodic_pass(struct engine *e)
+static bool periodic_pass(struct engine *e)
 {
     char msg[256], mark[32];
     struct db_conn *c = NULL;
     if (db_acquire(e->cfg.pool, &c, msg, sizeof(msg)) != ERR_OK) {
         log_warn("engine: periodic pass skipped: %s", msg);
-        return;
+        return true;
     }
     struct tx t = { .e = e, .c = c, .snap = e->snap, .now_ms = wall_ms() };
     int32_t today = tzconv_local_day(&e->tz, t.now_ms), from = today - 1, through;
+    bool pending = false;
     enum err err = db_begin(c, ENGINE_RID);
+    if (err == ERR_OK)
+        err = recompute_pending(c, &pending);
+    if (err == ERR_OK && pending) {
+        /* visits are being recomputed after an edit: judging windows now would announce
+         * "missed" where the recomputed visits may say done */
+        db_rollback(c, ENGINE_RID);
+        db_release(e->cfg.pool, c);
+        tx_clear(&t);
+        log_debug("engine: periodic pass waits for the recomputation after a layer edit");
+        return false;
+    }
     if (err == ERR_OK)
         err = state_get(c, "missed_through", mark, sizeof(mark));
     if (err == ERR_OK && tzconv_parse_date(mark, &through) && through + 1 < from)
@@ -2030,6 +2071,7 @@ static void periodic_pass(struct engine *e)
     int64_t now = wall_ms();
     atomic_store(&e->last_pass_ms, now);
     atomic_store(&e->last_run_ms, now);
+    return true;
 }
 
 /* ---- the thread ---------------------------------------------------------------------------- */
@@ -2057,10 +2099,8 @@ static void *worker_main(void *arg)
         if (snapshot_refresh(e)) {
             snapshot_apply(e);
             more = queue_round(e);
-            if (wall_ms() >= next_pass && !should_stop(e)) {
-                periodic_pass(e);
-                next_pass = wall_ms() + e->cfg.interval_s * 1000;
-            }
+            if (wall_ms() >= next_pass && !should_stop(e))
+                next_pass = wall_ms() + (periodic_pass(e) ? e->cfg.interval_s * 1000 : 1000);
         }
         snapshots_reclaim(e);
 

@@ -216,6 +216,7 @@ struct work {
     int64_t *fresh; /* sorted times of the newly stored fixes */
     size_t nfresh;
     int64_t span_lo, span_hi; /* fix times stored or re-flagged by this batch */
+    char state[6];            /* SQLSTATE of the failure that rolled the transaction back */
     char *msg;
     size_t msglen;
 };
@@ -620,6 +621,7 @@ static enum err store(struct work *w, const struct ingest_fix *fixes,
     w->fresh = NULL;
     w->nfresh = 0;
     w->out->flagged = w->out->reflagged = 0;
+    w->state[0] = '\0';
     enum err e = db_begin(c, rq->rid);
     if (e != ERR_OK) {
         db_failure(w, e);
@@ -643,8 +645,10 @@ static enum err store(struct work *w, const struct ingest_fix *fixes,
     if (e != ERR_OK)
         snprintf(w->msg, w->msglen, "could not commit the fixes; nothing was stored, retry");
 out:
-    if (e != ERR_OK)
+    if (e != ERR_OK) {
+        snprintf(w->state, sizeof(w->state), "%s", db_error_sqlstate(c));
         db_rollback(c, rq->rid);
+    }
     window_free(&win);
     return e;
 }
@@ -676,7 +680,7 @@ enum err ingest_batch(struct db_conn *c, const struct ingest_request *rq, struct
      * with a unique violation; the second attempt sees that row as a duplicate. */
     for (int attempt = 0; e == ERR_OK; attempt++) {
         e = store(&w, fixes, verdicts, k, m);
-        if (e == ERR_OK || attempt > 0 || strcmp(db_error_sqlstate(c), "23505") != 0)
+        if (e == ERR_OK || attempt > 0 || strcmp(w.state, "23505") != 0)
             break;
         log_msg(LOG_INFO, rq->rid, "ingest: a fix was stored concurrently; retrying the batch");
         e = ERR_OK;

@@ -169,6 +169,10 @@ class EngineCase(PatrolTestCase):
         if cp.returncode != 0:
             self.fail("geodata/load-demo failed (%d):\n%s%s" % (cp.returncode, cp.stdout,
                                                                  cp.stderr))
+        # The scenarios happen on D, days ago: the windows must have existed then (a window
+        # that closed before it was created is never missed).
+        self.psql("UPDATE patrol_windows SET created_at = (:'d'::date - 7)::timestamptz",
+                  db=db, d=self.day.isoformat())
 
     def start(self, db=None, interval=1):
         srv = self.start_server("--engine-interval-s", str(interval), db=db)
@@ -349,6 +353,11 @@ class EngineCase(PatrolTestCase):
 class Outcomes(EngineCase):
 
     def test_done_late_missed_reports_presence(self):
+        # only the two gates of the central primary school had windows on D (the others were
+        # created later: never missed on D)
+        pts = self.points()
+        self.psql("UPDATE patrol_windows SET created_at = now()"
+                  " WHERE point_id NOT IN (:a, :b)", a=pts[P1]["id"], b=pts[P2]["id"])
         self.start()
         fr = self.frame()
         pts = self.points()
@@ -797,6 +806,35 @@ class Recompute(EngineCase):
               % (self.day, len(st), len([v for v in st.values() if v == "missed"])),
               file=sys.stderr)
 
+    def test_windows_created_after_they_closed_are_never_missed(self):
+        self.psql("UPDATE patrol_windows SET created_at = now()")
+        self.start()
+        fr, pts = self.frame(), self.points()
+        self.post_fixes(self.p2_stop(fr, pts))
+        self.wait_engine()
+        # the visit still counts; nothing is missed on D, not even 放学 at the visited gate
+        self.assertEqual(self.statuses(self.day), {(P2, "上学"): "late"})
+        self.assertEqual(self.count("events", "kind = 'checkin_missed'"
+                                              " AND payload->>'local_date' = :'d'",
+                                    d=self.day.isoformat()), 0)
+
+    def test_reloading_the_demo_town_recomputes_at_start(self):
+        self.start()
+        fr = self.frame()
+        self.post_fixes(self.p1_stop(fr))
+        self.wait_engine()
+        self.assertEqual(self.statuses(self.day)[(P1, "上学")], "done")
+        old_id = self.points()[P1]["id"]
+        self.server.close()
+        self.prepare(self.db)  # geodata/load-demo again: the patrol points are replaced
+        self.assertNotEqual(self.points()[P1]["id"], old_id)
+        self.assertEqual(self.statuses(self.day), {}, "check-ins went with the old points")
+        self.start()
+        self.wait_for("the stored fixes give the new points their visits and check-ins",
+                      lambda: self.statuses(self.day).get((P1, "上学")) == "done")
+        self.assertEqual(int(self.scalar("SELECT count(*) FROM visits WHERE point_id = :p",
+                                         p=self.points()[P1]["id"])), 1)
+
     def test_late_fixes_resolve_a_missed_window(self):
         self.windows_since(self.day - timedelta(days=1))
         self.start()
@@ -822,7 +860,7 @@ class Recompute(EngineCase):
         # the missed announcement stays: it was true when it was made
         self.assertEqual(self.count("events", "kind = 'checkin_missed'"
                                               " AND payload->>'window_id' = :'w'", w=str(w)), 1)
-        # re-sending changes nothing, and no second resolution
+        # re-sending changes nothing
         self.post_fixes(self.p1_stop(fr))
         self.wait_engine()
         self.assertEqual(self.count("events", "kind = 'checkin_resolved'"), 1)
@@ -847,7 +885,6 @@ class Recompute(EngineCase):
         self.assertEqual(self.statuses(today - timedelta(days=7)), {})
 
     def test_edits_recompute_visits_and_checkins(self):
-        self.windows_since(self.day - timedelta(days=1))
         srv = self.start_server("--engine-interval-s", "1", "--recompute-days", "10")
         self.server = srv
         fr, pts = self.frame(), self.points()
@@ -856,8 +893,13 @@ class Recompute(EngineCase):
         pid = pts[P1]["id"]
         nvisits = lambda: int(self.scalar(  # noqa: E731
             "SELECT count(*) FROM visits WHERE point_id = :p", p=pid))
+        announced = lambda: self.count(  # noqa: E731
+            "events", "kind IN ('checkin_missed', 'checkin_resolved')"
+                      " AND payload->>'local_date' = :'d'", d=self.day.isoformat())
         self.assertEqual(nvisits(), 1)
         self.assertEqual(self.statuses(self.day)[(P1, "上学")], "done")
+        before = announced()  # the other windows of D: missed (new fixes of an older day)
+        self.assertGreater(before, 0)
 
         # the gate was placed wrong: moved 300 m north, nobody was ever there
         self.psql("UPDATE patrol_points SET location = ST_Project(location::geography, 300, 0)"
@@ -899,7 +941,9 @@ class Recompute(EngineCase):
         self.wait_for("digest stored", lambda: self.count(
             "engine_state", "name = 'rules_digest' AND updated_at > now() - interval '20 s'") == 1)
         self.assertEqual(self.statuses(self.day).get((P1, "上学")), "done")
-        self.assertIn("layers edited", self.server.log_text())
+        self.assertIn("windows or rules edited", self.server.log_text())
+        # corrections after edits announce nothing: no new missed / resolved event for D
+        self.assertEqual(announced(), before)
 
 
 # =============================================================================================

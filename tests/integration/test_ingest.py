@@ -478,7 +478,13 @@ class TestBatches(IngestCase):
                " SELECT pg_sleep(1.5); COMMIT;" % (self.car["id"], t))
         holder = threading.Thread(target=self.psql, args=(sql,))
         holder.start()
-        time.sleep(0.5)  # the INSERT holds its uncommitted index entry now
+        # psql runs the INSERT before the sleep: once the sleep runs, the INSERT holds its
+        # uncommitted index entry
+        deadline = time.monotonic() + 20
+        while self.count("pg_stat_activity", "query LIKE '%pg_sleep(1.5)%'"
+                                             " AND pid <> pg_backend_pid()") == 0:
+            self.assertLess(time.monotonic(), deadline, "psql's transaction did not start")
+            time.sleep(0.02)
         r = self.post_batch(fixes, timeout=30)
         holder.join(30)
         self.assert_reply(r, 201, 19, duplicate=1)
