@@ -49,7 +49,10 @@
 #define ENGINE_HUB_CAPACITY 4096
 #define ENGINE_DEVICE_BATCH 32
 #define ENGINE_ROUND_MS     2000 /* a queue round yields after this long */
-#define MIN_MS              60000LL
+#define ENGINE_CATCHUP_DAYS 31   /* the periodic pass looks back at most this far (outages) */
+/* the longest a layer recomputation holds off the periodic pass and the rules re-evaluation */
+#define ENGINE_RECOMPUTE_WAIT "10 minutes"
+#define MIN_MS                60000LL
 
 /* In SQL, instants travel as integer milliseconds since the epoch (patrolgis_ms_ts and
  * patrolgis_ts_ms, migration 0008) and local days as day numbers (date '1970-01-01' + d). */
@@ -661,6 +664,7 @@ struct tx {
     /* recomputation after a layer edit, not news: no check-in announcements are written and
      * no event goes to the streams (recomputed zone events are stored as usual) */
     bool quiet;
+    int32_t live_from; /* quiet: the first local day not closed for good (tx_live_from) */
 };
 
 static void tx_clear(struct tx *t)
@@ -1456,14 +1460,16 @@ static struct stmt st_point_visits =
          " ORDER BY point_id, enter_at, id");
 
 /*
- * Upserts the evaluated check-ins ($1: JSON rows) and, when $2 (announce) is true, writes the
- * events of status changes: a row that becomes missed gets its checkin_missed event (once per
- * window and date), a missed row that late fixes turn done or late gets a checkin_resolved
- * event (once too). "old" reads the rows as they were before this statement (every part of a
- * WITH sees one snapshot). ON CONFLICT DO NOTHING names no target: the only unique indexes of
- * events are those two guards (events_checkin_missed_once, events_checkin_resolved_once) and
- * the primary key. Returns the number of rows changed, then the new events (EVENT_RETURNING
- * columns).
+ * Upserts the evaluated check-ins ($1: JSON rows) and writes the events of status changes: a
+ * row that becomes missed gets its checkin_missed event (once per window and date), a missed
+ * row that late fixes turn done or late gets a checkin_resolved event (once too). When $2
+ * (announce) is false - a recomputation after a layer edit - corrections are not announced;
+ * only a window that closes unseen (no row or pending -> missed) on a day not closed for good
+ * (local day number >= $3) still gets its checkin_missed, which no later pass would write. "old"
+ * reads the rows as they were before this statement (every part of a WITH sees one snapshot). ON
+ * CONFLICT DO NOTHING names no target: the only unique indexes of events are those two guards
+ * (events_checkin_missed_once, events_checkin_resolved_once) and the primary key. Returns the
+ * number of rows changed, then the new events (EVENT_RETURNING columns).
  */
 static struct stmt st_checkins_upsert = STMT(
     "engine_checkins_upsert",
@@ -1501,8 +1507,11 @@ static struct stmt st_checkins_upsert = STMT(
     "                                               'first_at', patrolgis_iso(chg.first_at))"
     "                  END"
     "          FROM chg"
-    "         WHERE $2::bool AND (chg.status = 'missed'"
-    "               OR (chg.was = 'missed' AND chg.status IN ('done', 'late')))"
+    "         WHERE CASE WHEN $2::bool"
+    "                    THEN chg.status = 'missed'"
+    "                         OR (chg.was = 'missed' AND chg.status IN ('done', 'late'))"
+    "                    ELSE chg.status = 'missed' AND coalesce(chg.was, 'pending') = 'pending'"
+    "                         AND chg.d >= $3::int END"
     "        ON CONFLICT DO NOTHING"
     "        " EVENT_RETURNING ")"
     " SELECT (SELECT count(*) FROM up), ev.* FROM (SELECT 1) one LEFT JOIN ev ON true");
@@ -1512,6 +1521,25 @@ static struct stmt st_checkins_delete =
          "DELETE"
          " FROM checkins c USING jsonb_to_recordset($1::jsonb) AS x(w bigint, d int)"
          " WHERE c.window_id = x.w AND c.local_date = (date '1970-01-01' + x.d)");
+
+static struct stmt st_missed_through =
+    STMT("engine_missed_through", "SELECT value FROM engine_state WHERE name = 'missed_through'");
+
+/* Sets t->live_from: the day after engine_state's missed_through (yesterday when there is
+ * none), at most ENGINE_CATCHUP_DAYS back - the days the periodic pass has not closed. */
+static enum err tx_live_from(struct tx *t)
+{
+    PGresult *r = NULL;
+    int32_t today = tzconv_local_day(&t->e->tz, t->now_ms), through;
+    enum err e = db_exec(t->c, &st_missed_through, 0, NULL, &r, ENGINE_RID);
+    t->live_from = today - 1;
+    if (e == ERR_OK && PQntuples(r) == 1 && tzconv_parse_date(PQgetvalue(r, 0, 0), &through) &&
+        through + 1 < t->live_from)
+        t->live_from =
+            through + 1 > today - ENGINE_CATCHUP_DAYS ? through + 1 : today - ENGINE_CATCHUP_DAYS;
+    PQclear(r);
+    return e;
+}
 
 /* Which (point, local days) to evaluate: points index into snapshot.pts. */
 struct eval_item {
@@ -1621,9 +1649,11 @@ static enum err checkins_evaluate(struct tx *t, const struct eval_item *items, s
     }
     if (json_array_size(up) > 0) {
         char *text = json_dumps(up, JSON_COMPACT);
-        const char *p2[2] = { text, t->quiet ? "false" : "true" };
+        char live[16];
+        snprintf(live, sizeof(live), "%d", (int)t->live_from);
+        const char *p3[3] = { text, t->quiet ? "false" : "true", live };
         PGresult *ur = NULL;
-        e = text ? db_exec(t->c, &st_checkins_upsert, 2, p2, &ur, ENGINE_RID) : ERR_INTERNAL;
+        e = text ? db_exec(t->c, &st_checkins_upsert, 3, p3, &ur, ENGINE_RID) : ERR_INTERNAL;
         free(text);
         if (e == ERR_OK) {
             t->checkins += (unsigned long long)cell_i64(ur, 0, 0);
@@ -1713,6 +1743,9 @@ static struct stmt st_take =
                         "       ceil(extract(epoch FROM new_to) * 1000)::bigint, recompute"
                         "  FROM engine_queue"
                         " WHERE device_id = $1::bigint"
+                        "   AND recompute = NOT EXISTS (SELECT 1 FROM engine_queue"
+                        "                                WHERE device_id = $1::bigint"
+                        "                                  AND NOT recompute)"
                         " ORDER BY id FOR UPDATE SKIP LOCKED");
 
 static struct stmt st_done = STMT("engine_done", "DELETE"
@@ -1755,10 +1788,14 @@ static enum err device_run(struct engine *e, struct db_conn *c, int64_t device_i
         goto out;
     }
     int64_t a = INT64_MAX, b = INT64_MIN;
-    t.quiet = true; /* only rows queued by a layer edit: a recomputation */
+    /* rows of new fixes first; rows a layer edit queued (a recomputation) on their own */
+    t.quiet = cell_bool(r, 0, 3);
+    if (t.quiet)
+        err = tx_live_from(&t);
+    if (err != ERR_OK)
+        goto out;
     for (int row = 0; row < PQntuples(r); row++) {
         int64_t f = cell_i64(r, row, 1), to = cell_i64(r, row, 2);
-        t.quiet = t.quiet && cell_bool(r, row, 3);
         if (f < a)
             a = f;
         if (to > b)
@@ -1773,16 +1810,8 @@ static enum err device_run(struct engine *e, struct db_conn *c, int64_t device_i
     err = device_visits(&t, &fx, device_id, a, b);
     if (err == ERR_OK)
         err = device_zones(&t, &fx, device_id, a, b);
-    if (err == ERR_OK) {
-        /* Days the periodic pass no longer visits (before yesterday): new fixes of such a day
-         * can be the first anyone sent for it, so every window of the day is evaluated, not
-         * only those of points this device visited ("missed" where nobody came). A
-         * recomputation after an edit leaves that to snapshot_apply. */
-        int32_t old_to = tzconv_local_day(&e->tz, t.now_ms) - 2, db = tzconv_local_day(&e->tz, b);
-        if (t.quiet)
-            old_to = INT32_MIN;
-        err = checkins_run(&t, tzconv_local_day(&e->tz, a), db < old_to ? db : old_to);
-    }
+    if (err == ERR_OK)
+        err = checkins_run(&t, 1, 0); /* the points whose visits changed */
     if (err == ERR_OK) {
         const char *p2[1] = { ids.p };
         err = db_exec(c, &st_done, 1, p2, NULL, ENGINE_RID);
@@ -1878,8 +1907,6 @@ static bool queue_round(struct engine *e)
 
 /* ---- engine_state: what must survive a restart ------------------------------------------ */
 
-#define ENGINE_CATCHUP_DAYS 31 /* the periodic pass looks back at most this far after an outage */
-
 static struct stmt st_state_get =
     STMT("engine_state_get", "SELECT value FROM engine_state WHERE name = $1 FOR UPDATE");
 
@@ -1936,15 +1963,26 @@ static enum err tx_finish(struct tx *t, enum err err, const char *what)
 
 /* ---- layer edits ---------------------------------------------------------------------------- */
 
-/* Rows a layer edit queued that are not processed yet. */
+/* Rows a layer edit queued that are not processed yet, and whether one of them has been
+ * waiting for longer than ENGINE_RECOMPUTE_WAIT (a device whose run keeps failing, or whose
+ * lock another session holds): then the recomputation no longer holds anything off. */
 static struct stmt st_recompute_pending =
-    STMT("engine_recompute_pending", "SELECT EXISTS (SELECT 1 FROM engine_queue WHERE recompute)");
+    STMT("engine_recompute_pending",
+         "SELECT EXISTS (SELECT 1 FROM engine_queue WHERE recompute"
+         "                  AND queued_at > now() - interval '" ENGINE_RECOMPUTE_WAIT "'),"
+         "       EXISTS (SELECT 1 FROM engine_queue WHERE recompute"
+         "                  AND queued_at <= now() - interval '" ENGINE_RECOMPUTE_WAIT "')");
 
 static enum err recompute_pending(struct db_conn *c, bool *pending)
 {
     PGresult *r = NULL;
     enum err e = db_exec(c, &st_recompute_pending, 0, NULL, &r, ENGINE_RID);
     *pending = e == ERR_OK && cell_bool(r, 0, 0);
+    if (e == ERR_OK && cell_bool(r, 0, 1))
+        log_warn("engine: a recomputation after a layer edit has been queued for "
+                 "over " ENGINE_RECOMPUTE_WAIT
+                 " (engine_queue rows with recompute = true); going on "
+                 "without waiting for it");
     PQclear(r);
     return e;
 }
@@ -2000,6 +2038,8 @@ static void snapshot_apply(struct engine *e)
     if (err == ERR_OK && rules_changed)
         err = recompute_pending(c, &pending);
     if (err == ERR_OK && rules_changed && !pending && first <= today)
+        err = tx_live_from(&t);
+    if (err == ERR_OK && rules_changed && !pending && first <= today)
         err = checkins_run(&t, first, today);
     if (err == ERR_OK && !pending)
         err = state_set(c, "rules_digest", t.snap->rules_digest);
@@ -2036,14 +2076,14 @@ static bool periodic_pass(struct engine *e)
         return true;
     }
     struct tx t = { .e = e, .c = c, .snap = e->snap, .now_ms = wall_ms() };
-    int32_t today = tzconv_local_day(&e->tz, t.now_ms), from = today - 1, through;
-    bool pending = false;
+    int32_t today = tzconv_local_day(&e->tz, t.now_ms);
+    bool pending = !e->snap_checked;
     enum err err = db_begin(c, ENGINE_RID);
-    if (err == ERR_OK)
+    if (err == ERR_OK && !pending)
         err = recompute_pending(c, &pending);
     if (err == ERR_OK && pending) {
-        /* visits are being recomputed after an edit: judging windows now would announce
-         * "missed" where the recomputed visits may say done */
+        /* a layer edit is being applied (visits recomputed, or windows not yet re-evaluated):
+         * judging windows now would announce what the recomputation may undo */
         db_rollback(c, ENGINE_RID);
         db_release(e->cfg.pool, c);
         tx_clear(&t);
@@ -2051,10 +2091,10 @@ static bool periodic_pass(struct engine *e)
         return false;
     }
     if (err == ERR_OK)
-        err = state_get(c, "missed_through", mark, sizeof(mark));
-    if (err == ERR_OK && tzconv_parse_date(mark, &through) && through + 1 < from)
-        from =
-            through + 1 > today - ENGINE_CATCHUP_DAYS ? through + 1 : today - ENGINE_CATCHUP_DAYS;
+        err = state_get(c, "missed_through", mark, sizeof(mark)); /* locks the row */
+    if (err == ERR_OK)
+        err = tx_live_from(&t);
+    int32_t from = t.live_from;
     if (err == ERR_OK)
         err = checkins_run(&t, from, today);
     if (err == ERR_OK) {
