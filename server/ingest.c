@@ -19,7 +19,7 @@
 #define XSTR(x) STR_(x)
 #define STR_(x) #x
 
-/* ---- a growable text buffer for array literals ---- */
+/* ---- a growable buffer: array literals and the binary COPY data ---- */
 
 struct sbuf {
     char *s;
@@ -27,12 +27,32 @@ struct sbuf {
     int failed;
 };
 
+/* Makes room for n more bytes; on failure marks b failed and returns -1. */
+static int sb_reserve(struct sbuf *b, size_t n)
+{
+    if (b->failed)
+        return -1;
+    if (b->cap - b->len > n)
+        return 0;
+    size_t cap = b->cap ? b->cap * 2 : 4096;
+    while (cap - b->len <= n)
+        cap *= 2;
+    char *grown = realloc(b->s, cap);
+    if (grown == NULL) {
+        b->failed = 1;
+        return -1;
+    }
+    b->s = grown;
+    b->cap = cap;
+    return 0;
+}
+
 __attribute__((format(printf, 2, 3))) static void sb_printf(struct sbuf *b, const char *fmt, ...)
 {
     va_list ap;
-    if (b->failed)
-        return;
     for (;;) {
+        if (b->failed)
+            return;
         size_t room = b->cap - b->len;
         va_start(ap, fmt);
         int n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
@@ -45,16 +65,7 @@ __attribute__((format(printf, 2, 3))) static void sb_printf(struct sbuf *b, cons
             b->len += (size_t)n;
             return;
         }
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap - b->len <= (size_t)n)
-            cap *= 2;
-        char *grown = realloc(b->s, cap);
-        if (grown == NULL) {
-            b->failed = 1;
-            return;
-        }
-        b->s = grown;
-        b->cap = cap;
+        sb_reserve(b, (size_t)n);
     }
 }
 
@@ -306,20 +317,8 @@ static void sb_i64s(struct sbuf *b, const int64_t *v, size_t n)
 
 static void sb_bytes(struct sbuf *b, const void *p, size_t n)
 {
-    if (b->failed)
+    if (sb_reserve(b, n) != 0)
         return;
-    if (b->cap - b->len < n) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap - b->len < n)
-            cap *= 2;
-        char *grown = realloc(b->s, cap);
-        if (grown == NULL) {
-            b->failed = 1;
-            return;
-        }
-        b->s = grown;
-        b->cap = cap;
-    }
     memcpy(b->s + b->len, p, n);
     b->len += n;
 }

@@ -932,7 +932,7 @@ class Recompute(EngineCase):
                       " AND payload->>'local_date' = :'d'", d=self.day.isoformat())
         self.assertEqual(nvisits(), 1)
         self.assertEqual(self.statuses(self.day)[(P1, "上学")], "done")
-        before = announced()  # the other windows of D: missed (new fixes of an older day)
+        before = announced()  # P1 放学 on D: missed, announced (new fixes showed nobody)
         self.assertGreater(before, 0)
 
         # the gate was placed wrong: moved 300 m north, nobody was ever there
