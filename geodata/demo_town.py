@@ -849,10 +849,12 @@ def sql(edges):
     for name, _, _, _ in WATER_POINTS:
         wins.append((name, "午间巡查", 127, "12:00", "14:00", 1, None, None))
         wins.append((name, "傍晚巡查", 127, "17:00", "19:00", 1, None, None))
+    # In force for a month already (the plan is older than this database): a window is never
+    # judged missed on a day before it was created, and the simulator backfills recent days.
     w("INSERT INTO patrol_windows (point_id, name, days, start_local, end_local, required_visits,")
-    w("                            date_from, date_to, props)")
+    w("                            date_from, date_to, props, created_at)")
     w("SELECT p.id, v.name, v.days, v.start_local::time, v.end_local::time, v.required_visits,")
-    w("       v.date_from::date, v.date_to::date, %s" % props())
+    w("       v.date_from::date, v.date_to::date, %s, now() - interval '30 days'" % props())
     w("  FROM (VALUES")
     w(",\n".join("    (%s, %s, %d, %s, %s, %d, %s, %s)" % (
         q(p), q(n), d, q(a), q(b), r, q(df), q(dt)) for p, n, d, a, b, r, df, dt in wins))
