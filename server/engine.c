@@ -665,6 +665,10 @@ struct tx {
      * no event goes to the streams (recomputed zone events are stored as usual) */
     bool quiet;
     int32_t live_from; /* quiet: the first local day not closed for good (tx_live_from) */
+    /* days before this local day: only windows that already have a check-in row are
+     * evaluated (a layer edit corrects what was judged; it does not judge days nobody did);
+     * 0: no such limit */
+    int32_t existing_only_before;
 };
 
 static void tx_clear(struct tx *t)
@@ -1541,6 +1545,29 @@ static enum err tx_live_from(struct tx *t)
     return e;
 }
 
+/* The (window, local day number) pairs that have a row, for points $1 on days [$2, $3). */
+static struct stmt st_existing =
+    STMT("engine_existing", "SELECT window_id, local_date - date '1970-01-01' FROM checkins"
+                            " WHERE point_id = ANY($1::bigint[])"
+                            "   AND local_date >= date '1970-01-01' + $2::int"
+                            "   AND local_date < date '1970-01-01' + $3::int"
+                            " ORDER BY 1, 2");
+
+static bool has_row(const PGresult *r, int64_t window_id, int32_t day)
+{
+    int lo = 0, hi = r ? PQntuples(r) : 0;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        int64_t w = cell_i64(r, mid, 0), d = cell_i64(r, mid, 1);
+        if (w < window_id || (w == window_id && d < day))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < (r ? PQntuples(r) : 0) && cell_i64(r, lo, 0) == window_id &&
+           cell_i64(r, lo, 1) == day;
+}
+
 /* Which (point, local days) to evaluate: points index into snapshot.pts. */
 struct eval_item {
     const struct snap_point *pt;
@@ -1571,12 +1598,21 @@ static enum err checkins_evaluate(struct tx *t, const struct eval_item *items, s
     fmt_i64(s0, sizeof(s0), tzconv_local_ms(tz, dmin, 0));
     fmt_i64(s1, sizeof(s1), tzconv_local_ms(tz, dmax + 1, 0));
     const char *params[3] = { ids.p, s0, s1 };
-    PGresult *r = NULL;
+    PGresult *r = NULL, *existing = NULL;
     enum err e =
         ids.oom ? ERR_INTERNAL : db_exec(t->c, &st_point_visits, 3, params, &r, ENGINE_RID);
+    if (e == ERR_OK && t->existing_only_before > dmin) {
+        char d0[16], d1[16];
+        snprintf(d0, sizeof(d0), "%d", (int)dmin);
+        snprintf(d1, sizeof(d1), "%d", (int)t->existing_only_before);
+        const char *pe[3] = { ids.p, d0, d1 };
+        e = db_exec(t->c, &st_existing, 3, pe, &existing, ENGINE_RID);
+    }
     sb_free(&ids);
-    if (e != ERR_OK)
+    if (e != ERR_OK) {
+        PQclear(r);
         return e;
+    }
     size_t nv = (size_t)PQntuples(r);
     struct visit *v = malloc((nv ? nv : 1) * sizeof(*v));
     int64_t *counted = malloc((nv ? nv : 1) * sizeof(*counted));
@@ -1612,6 +1648,8 @@ static enum err checkins_evaluate(struct tx *t, const struct eval_item *items, s
             for (int32_t day = items[i].day_from; day <= items[i].day_to; day++) {
                 if (tzconv_local_ms(tz, day, sw->w.start_s) > t->now_ms)
                     continue; /* not started: no row yet */
+                if (day < t->existing_only_before && !has_row(existing, sw->w.id, day))
+                    continue;
                 struct checkin_result res;
                 e = checkin_evaluate(&pt->cp, &sw->w, tz, day, t->now_ms, v + a, b - a, counted,
                                      b - a, &res);
@@ -1673,6 +1711,7 @@ out:
     free(counted);
     free(v);
     PQclear(r);
+    PQclear(existing);
     return e;
 }
 
@@ -2039,6 +2078,7 @@ static void snapshot_apply(struct engine *e)
         err = recompute_pending(c, &pending);
     if (err == ERR_OK && rules_changed && !pending && first <= today)
         err = tx_live_from(&t);
+    t.existing_only_before = t.live_from;
     if (err == ERR_OK && rules_changed && !pending && first <= today)
         err = checkins_run(&t, first, today);
     if (err == ERR_OK && !pending)

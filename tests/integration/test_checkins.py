@@ -806,6 +806,9 @@ class Recompute(EngineCase):
                       lambda: self.statuses(self.day).get((P1, "上学")) == "done")
         self.assertEqual(int(self.scalar("SELECT count(*) FROM visits WHERE point_id = :p",
                                          p=self.points()[P1]["id"])), 1)
+        self.wait_for("the windows re-evaluated after the recomputation",
+                      lambda: "windows or rules edited" in self.server.log_text())
+        self.assertEqual(self.statuses(self.day - timedelta(days=1)), {})
 
     def test_late_fixes_resolve_a_missed_window(self):
         # patrold was down since D: its first pass judges D's windows - nobody came
@@ -959,6 +962,9 @@ class Recompute(EngineCase):
         self.wait_for("window edit re-evaluated",
                       lambda: self.statuses(self.day).get((P1, "上学")) == "missed")
         self.assertEqual(nvisits(), 1, "a window edit leaves visits alone")
+        # an edit corrects what was judged; it does not judge days nobody judged (D-1: no
+        # fixes, before the periodic pass's first day)
+        self.assertEqual(self.statuses(self.day - timedelta(days=1)), {})
 
         # edited while patrold is stopped: recomputed at start
         srv.close()
