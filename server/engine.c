@@ -233,12 +233,12 @@ static struct stmt st_snap_windows =
          " ORDER BY point_id, id");
 
 static struct stmt st_snap_schools =
-    STMT("engine_snap_schools", "SELECT id, encode(ST_AsBinary(perimeter), 'hex'), NULL, NULL, name"
+    STMT("engine_snap_schools", "SELECT id, ST_AsBinary(perimeter), NULL, NULL, name"
                                 "  FROM schools"
                                 " ORDER BY id");
 
 static struct stmt st_snap_waters =
-    STMT("engine_snap_waters", "SELECT id, encode(ST_AsBinary(geom), 'hex'), season_start,"
+    STMT("engine_snap_waters", "SELECT id, ST_AsBinary(geom), season_start,"
                                "       season_end, name"
                                " FROM waters"
                                " ORDER BY id");
@@ -279,35 +279,14 @@ static void snapshot_free(struct snapshot *s)
     free(s);
 }
 
-static int hexval(char c)
+/* A bytea cell (hex text output) as new malloc'd bytes; NULL when out of memory. */
+static unsigned char *cell_bytea(const PGresult *r, int row, int col, size_t *len)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Hex text to new bytes (free them); NULL when malformed or out of memory. */
-static unsigned char *unhex(const char *hex, size_t *len)
-{
-    size_t n = strlen(hex);
-    if (n % 2 != 0)
-        return NULL;
-    unsigned char *b = malloc(n / 2 + 1);
-    if (b == NULL)
-        return NULL;
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            free(b);
-            return NULL;
-        }
-        b[i] = (unsigned char)(hi * 16 + lo);
-    }
-    *len = n / 2;
+    unsigned char *esc = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), len);
+    unsigned char *b = esc ? malloc(*len ? *len : 1) : NULL;
+    if (b != NULL)
+        memcpy(b, esc, *len);
+    PQfreemem(esc);
     return b;
 }
 
@@ -473,7 +452,7 @@ static enum err snap_load_zones(struct db_conn *c, struct stmt *st, const char *
             continue;
         }
         size_t len = 0;
-        unsigned char *wkb = unhex(PQgetvalue(r, row, 1), &len);
+        unsigned char *wkb = cell_bytea(r, row, 1, &len);
         m->name = cell_dup(r, row, 4);
         if (wkb == NULL || m->name == NULL) {
             free(wkb);
