@@ -6,6 +6,7 @@
 #include "arena.h"
 #include "http.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,7 +44,7 @@ json_t *req_json_object(struct req *r)
     return j;
 }
 
-int json_only_members(struct req *r, json_t *obj, const char *const *allowed)
+const char *json_unknown_member(json_t *obj, const char *const *allowed)
 {
     const char *key;
     json_t *val;
@@ -54,12 +55,19 @@ int json_only_members(struct req *r, json_t *obj, const char *const *allowed)
         for (const char *const *a = allowed; *a; a++)
             if (strcmp(*a, key) == 0)
                 known = 1;
-        if (!known) {
-            req_reply_error(r, ERR_INVALID_ARGUMENT, "unknown member '%s'", key);
-            return -1;
-        }
+        if (!known)
+            return key;
     }
-    return 0;
+    return NULL;
+}
+
+int json_only_members(struct req *r, json_t *obj, const char *const *allowed)
+{
+    const char *key = json_unknown_member(obj, allowed);
+    if (key == NULL)
+        return 0;
+    req_reply_error(r, ERR_INVALID_ARGUMENT, "unknown member '%s'", key);
+    return -1;
 }
 
 int json_opt_string(struct req *r, json_t *obj, const char *name, const char **out)
@@ -88,5 +96,17 @@ int json_opt_int(struct req *r, json_t *obj, const char *name, long long *out, i
     }
     *out = json_integer_value(v);
     *present = 1;
+    return 0;
+}
+
+int json_opt_number(json_t *obj, const char *name, double *out)
+{
+    json_t *v = json_object_get(obj, name);
+    *out = NAN;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_number(v))
+        return -1;
+    *out = json_number_value(v);
     return 0;
 }

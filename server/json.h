@@ -18,6 +18,9 @@ void req_reply_json(struct req *r, int status, json_t *body);
  */
 json_t *req_json_object(struct req *r);
 
+/* The first member name of obj not in allowed (NULL-terminated), or NULL; replies nothing. */
+const char *json_unknown_member(json_t *obj, const char *const *allowed);
+
 /*
  * Checks obj's member names against allowed (NULL-terminated). On an unknown member replies
  * 400 naming it and returns -1; else 0.
@@ -32,5 +35,11 @@ int json_opt_string(struct req *r, json_t *obj, const char *name, const char **o
 
 /* As json_opt_string for integers (*present says whether it was there). */
 int json_opt_int(struct req *r, json_t *obj, const char *name, long long *out, int *present);
+
+/*
+ * An optional number member, replying nothing (for decoders that report their own errors):
+ * 0 with *out set (NAN when absent or null), or -1 when it is present with another type.
+ */
+int json_opt_number(json_t *obj, const char *name, double *out);
 
 #endif

@@ -9,6 +9,7 @@
 #include "proto_batch.h"
 
 #include "arena.h"
+#include "json.h"
 
 #include "positions.pb-c.h"
 
@@ -48,36 +49,6 @@ static const char *const fix_members[] = { "t",       "lat",        "lon",  "spe
                                            "heading", "accuracy_m", "hdop", "altitude_m",
                                            "battery", "valid",      NULL };
 
-static const char *unknown_member(json_t *obj, const char *const *allowed)
-{
-    const char *key;
-    json_t *val;
-    json_object_foreach(obj, key, val)
-    {
-        int known = 0;
-        (void)val;
-        for (const char *const *m = allowed; *m != NULL; m++)
-            if (strcmp(*m, key) == 0)
-                known = 1;
-        if (!known)
-            return key;
-    }
-    return NULL;
-}
-
-/* An optional number member: 0 (NAN when absent or null), -1 when another type. */
-static int opt_num(json_t *obj, const char *name, double *out)
-{
-    json_t *v = json_object_get(obj, name);
-    *out = NAN;
-    if (v == NULL || json_is_null(v))
-        return 0;
-    if (!json_is_number(v))
-        return -1;
-    *out = json_number_value(v);
-    return 0;
-}
-
 static enum err json_fix(json_t *j, size_t i, struct ingest_fix *f, char *msg, size_t msglen)
 {
     static const char *const optional[] = { "speed_kmh",  "heading", "accuracy_m",
@@ -89,7 +60,7 @@ static enum err json_fix(json_t *j, size_t i, struct ingest_fix *f, char *msg, s
         snprintf(msg, msglen, "fixes[%zu] is not an object", i);
         return ERR_INVALID_ARGUMENT;
     }
-    const char *bad = unknown_member(j, fix_members);
+    const char *bad = json_unknown_member(j, fix_members);
     if (bad != NULL) {
         snprintf(msg, msglen, "fixes[%zu]: unknown member '%s'", i, bad);
         return ERR_INVALID_ARGUMENT;
@@ -106,13 +77,13 @@ static enum err json_fix(json_t *j, size_t i, struct ingest_fix *f, char *msg, s
             i);
         return ERR_INVALID_ARGUMENT;
     }
-    if (opt_num(j, "lat", &f->lat) || opt_num(j, "lon", &f->lon) || isnan(f->lat) ||
+    if (json_opt_number(j, "lat", &f->lat) || json_opt_number(j, "lon", &f->lon) || isnan(f->lat) ||
         isnan(f->lon)) {
         snprintf(msg, msglen, "fixes[%zu]: 'lat' and 'lon' are required numbers", i);
         return ERR_INVALID_ARGUMENT;
     }
     for (size_t k = 0; k < sizeof(optional) / sizeof(optional[0]); k++) {
-        if (opt_num(j, optional[k], slots[k]) != 0) {
+        if (json_opt_number(j, optional[k], slots[k]) != 0) {
             snprintf(msg, msglen, "fixes[%zu].%s must be a number or null", i, optional[k]);
             return ERR_INVALID_ARGUMENT;
         }
@@ -144,7 +115,7 @@ enum err batch_parse_json(struct arena *a, const char *body, size_t len, size_t 
         snprintf(msg, msglen, "the body must be a JSON object {\"crs\":..., \"fixes\":[...]}");
         goto out;
     }
-    const char *bad = unknown_member(root, batch_members);
+    const char *bad = json_unknown_member(root, batch_members);
     if (bad != NULL) {
         snprintf(msg, msglen, "unknown member '%s' (a batch has 'crs' and 'fixes')", bad);
         goto out;

@@ -7,6 +7,7 @@
 #include "proto_osmand.h"
 
 #include "arena.h"
+#include "json.h"
 
 #include <jansson.h>
 
@@ -219,19 +220,6 @@ long osmand_split_form(struct arena *a, const char *body, size_t len, struct osm
 
 /* ---- Traccar Client JSON ---- */
 
-/* An optional JSON number member: 0 (absent or null: NAN), -1 when it has another type. */
-static int json_num(json_t *obj, const char *name, double *out)
-{
-    json_t *v = json_object_get(obj, name);
-    *out = NAN;
-    if (v == NULL || json_is_null(v))
-        return 0;
-    if (!json_is_number(v))
-        return -1;
-    *out = json_number_value(v);
-    return 0;
-}
-
 static enum err json_location(json_t *loc, size_t i, struct ingest_fix *f, char *msg, size_t msglen)
 {
     ingest_fix_init(f);
@@ -251,21 +239,21 @@ static enum err json_location(json_t *loc, size_t i, struct ingest_fix *f, char 
         return ERR_INVALID_ARGUMENT;
     }
     double mps, level = NAN;
-    if (json_num(coords, "latitude", &f->lat) || json_num(coords, "longitude", &f->lon) ||
-        isnan(f->lat) || isnan(f->lon)) {
+    if (json_opt_number(coords, "latitude", &f->lat) ||
+        json_opt_number(coords, "longitude", &f->lon) || isnan(f->lat) || isnan(f->lon)) {
         snprintf(msg, msglen, "location %zu: coords.latitude and coords.longitude must be numbers",
                  i);
         return ERR_INVALID_ARGUMENT;
     }
-    if (json_num(coords, "speed", &mps) || json_num(coords, "heading", &f->heading) ||
-        json_num(coords, "accuracy", &f->accuracy_m) ||
-        json_num(coords, "altitude", &f->altitude_m)) {
+    if (json_opt_number(coords, "speed", &mps) || json_opt_number(coords, "heading", &f->heading) ||
+        json_opt_number(coords, "accuracy", &f->accuracy_m) ||
+        json_opt_number(coords, "altitude", &f->altitude_m)) {
         snprintf(msg, msglen,
                  "location %zu: coords.speed, heading, accuracy and altitude must be numbers", i);
         return ERR_INVALID_ARGUMENT;
     }
     json_t *battery = json_object_get(loc, "battery");
-    if (json_is_object(battery) && json_num(battery, "level", &level) != 0) {
+    if (json_is_object(battery) && json_opt_number(battery, "level", &level) != 0) {
         snprintf(msg, msglen, "location %zu: battery.level must be a number", i);
         return ERR_INVALID_ARGUMENT;
     }
