@@ -6,6 +6,7 @@
 #include "arena.h"
 #include "err.h"
 #include "http.h"
+#include "json.h"
 #include "pgjson.h"
 
 #include <stdlib.h>
@@ -59,4 +60,23 @@ void api_reply_csv(struct req *r, const PGresult *res, const char *filename)
     req_reply(r, 200, "text/csv; charset=utf-8", copy, len);
     req_add_header(r, "Content-Disposition",
                    arena_printf(r->arena, "attachment; filename=\"%s.csv\"", filename));
+}
+
+void api_reply_rows(struct req *r, const PGresult *res, bool csv, const char *filename,
+                    json_t *body, const char *rows_key)
+{
+    if (csv) {
+        json_decref(body);
+        api_reply_csv(r, res, filename);
+        return;
+    }
+    json_t *rows = pgjson_rows(res);
+    if (body == NULL || rows == NULL ||
+        json_object_set_new(body, "count", json_integer(PQntuples(res))) != 0 ||
+        json_object_set_new(body, rows_key, rows) != 0) {
+        json_decref(body);
+        req_reply_error(r, ERR_INTERNAL, "out of memory");
+        return;
+    }
+    req_reply_json(r, 200, body);
 }

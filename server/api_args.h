@@ -9,6 +9,7 @@
 #ifndef PATROL_API_ARGS_H
 #define PATROL_API_ARGS_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
 #include <stdbool.h>
 
@@ -22,5 +23,13 @@ int api_arg_format(struct req *r, bool *csv);
 
 /* Replies 200 with res as CSV, offered for download as "<filename>.csv". */
 void api_reply_csv(struct req *r, const PGresult *res, const char *filename);
+
+/*
+ * Replies 200 with the rows of res: as CSV (api_reply_csv) when csv, else as the JSON object
+ * body (taken; released either way) with "count" (the number of rows) and rows_key (the rows,
+ * pgjson.h) added. res stays the caller's.
+ */
+void api_reply_rows(struct req *r, const PGresult *res, bool csv, const char *filename,
+                    json_t *body, const char *rows_key);
 
 #endif

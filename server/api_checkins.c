@@ -205,19 +205,11 @@ static void reply_for_day(struct req *r, struct stmt *s, int n, const char *cons
     PGresult *res = run(r, s, n, p, arena_printf(r->arena, "the %s", what));
     if (res == NULL)
         return;
-    if (csv) {
-        api_reply_csv(r, res, arena_printf(r->arena, "%s-%s", name, date));
-        PQclear(res);
-        return;
-    }
-    json_t *rows = pgjson_rows(res);
-    int count = PQntuples(res);
+    json_t *body = report ? json_pack("{s:s,s:s}", "report", name, "date", date)
+                          : json_pack("{s:s}", "date", date);
+    api_reply_rows(r, res, csv, arena_printf(r->arena, "%s-%s", name, date), body,
+                   report ? "rows" : name);
     PQclear(res);
-    json_t *body = json_pack("{s:s,s:i}", "date", date, "count", count);
-    if (report)
-        json_object_set_new(body, "report", json_string(name));
-    json_object_set_new(body, report ? "rows" : name, rows ? rows : json_array());
-    req_reply_json(r, 200, body);
 }
 
 static void get_checkins(struct req *r)
@@ -328,17 +320,11 @@ static void get_report_checkins(struct req *r)
     PGresult *res = run(r, st, 2, p, "the check-in report");
     if (res == NULL)
         return;
-    if (csv) {
-        api_reply_csv(r, res, arena_printf(r->arena, "checkins-by-%s-%s-%s", group, from, to));
-        PQclear(res);
-        return;
-    }
-    json_t *rows = pgjson_rows(res);
-    int n = PQntuples(res);
+    api_reply_rows(r, res, csv, arena_printf(r->arena, "checkins-by-%s-%s-%s", group, from, to),
+                   json_pack("{s:s,s:s,s:s,s:s}", "report", "checkins", "group", group, "from",
+                             from, "to", to),
+                   "rows");
     PQclear(res);
-    req_reply_json(r, 200,
-                   json_pack("{s:s,s:s,s:s,s:s,s:i,s:o*}", "report", "checkins", "group", group,
-                             "from", from, "to", to, "count", n, "rows", rows));
 }
 
 /* ---- presence at school gates -----------------------------------------------------------------
@@ -818,9 +804,8 @@ static const struct route checkin_routes[] = {
       "Visits of devices at patrol points overlapping `from`..`to`; filters `point`, `device`",
       "checkins" },
     { "GET", "/api/v1/events", get_events, ROLES_READ, 0, NULL,
-      "Events (zone_enter, zone_exit, checkin_missed, checkin_resolved) in `from`..`to`; filters "
-      "`kind`, "
-      "`device`, `after_id`",
+      "Events (zone_enter, zone_exit, checkin_missed, checkin_resolved) in `from`..`to`; "
+      "filters `kind`, `device`, `after_id`",
       "checkins" },
     { "GET", "/api/v1/events/stream", get_events_stream, ROLES_READ, 0, NULL,
       "New events as server-sent events (text/event-stream); resumes after Last-Event-ID; "

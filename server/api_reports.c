@@ -16,7 +16,6 @@
 #include "http.h"
 #include "json.h"
 #include "layerdef.h"
-#include "pgjson.h"
 
 #include <errno.h>
 #include <math.h>
@@ -194,18 +193,9 @@ static void run_report(struct req *r, const struct report *rep)
         req_reply_error(r, e, "could not compute the report %s", rep->name);
         return;
     }
-    if (csv) {
-        api_reply_csv(r, res, rep->name);
-        PQclear(res);
-        json_decref(used);
-        return;
-    }
-    json_t *rows = pgjson_rows(res);
-    int count = PQntuples(res);
+    api_reply_rows(r, res, csv, rep->name,
+                   json_pack("{s:s,s:o}", "report", rep->name, "parameters", used), "rows");
     PQclear(res);
-    req_reply_json(r, 200,
-                   json_pack("{s:s,s:o,s:i,s:o*}", "report", rep->name, "parameters", used, "count",
-                             count, "rows", rows));
 }
 
 static void get_venues(struct req *r)
