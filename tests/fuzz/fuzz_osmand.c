@@ -4,21 +4,12 @@
  * body; what decodes is judged by ingest_check as the server would. No crash, no leak, no
  * sanitizer report; nothing else is asserted.
  */
-#include "arena.h"
-#include "ingest_fix.h"
+#include "fuzz_judge.h"
 #include "proto_osmand.h"
 
 #include <stdint.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void judge(struct ingest_msg *m)
-{
-    static const struct ingest_limits lim = { 100, 200, 400 };
-    struct ingest_verdict v[8];
-    size_t n = m->n < 8 ? m->n : 8;
-    ingest_check(m->fixes, n, m->crs, INT64_C(1795820700000), &lim, v);
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -29,11 +20,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct osmand_param *p;
     struct ingest_msg m;
     long n = osmand_split_form(a, (const char *)data, size, &p, msg, sizeof(msg));
-    if (n >= 0 &&
-        osmand_from_params(a, p, (size_t)n, INT64_C(1795820700000), &m, msg, sizeof(msg)) == ERR_OK)
-        judge(&m);
+    if (n >= 0 && osmand_from_params(a, p, (size_t)n, FUZZ_NOW_MS, &m, msg, sizeof(msg)) == ERR_OK)
+        fuzz_judge(a, &m);
     if (osmand_parse_json(a, (const char *)data, size, 100, &m, msg, sizeof(msg)) == ERR_OK)
-        judge(&m);
+        fuzz_judge(a, &m);
     arena_free(a);
     return 0;
 }
