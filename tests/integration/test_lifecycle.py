@@ -418,10 +418,12 @@ class TestCommandLine(LifeCase):
                 ("--threads -1", ["--threads", "-1"] + tail, {}),
                 ("--log-level loud", ["--log-level", "loud"] + tail, {}),
                 ("unknown option", ["--frobnicate", "1"] + tail, {}),
+                ("--town-bbox 3 numbers", ["--town-bbox", "113.1,29.2,113.6"] + tail, {}),
+                ("--town-bbox min > max", ["--town-bbox", "113.6,29.2,113.1,29.5"] + tail, {}),
                 ("missing value", ["--db-wait-s", "0", "--port"], {})]:
             with self.subTest(case=label):
                 cp = self.exits(*args, extra_env=env, with_db=False)
-                self.assertNotEqual(cp.returncode, 0, "%s was accepted" % label)
+                self.assertEqual(cp.returncode, 2, "%s: exit status (2 is promised)" % label)
                 self.assertTrue(cp.stderr.strip(), "%s: no message on stderr" % label)
                 if env:
                     self.assertIn("PATROLD_PORT", cp.stderr, "the message must name the "

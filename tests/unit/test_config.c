@@ -93,6 +93,53 @@ static void test_refusals(void **state)
     config_free(&cfg);
 }
 
+/* --town-bbox is parsed once, at start: a malformed box stops patrold (exit 2) instead of
+ * silently turning the check off, as it once did. */
+static void test_town_bbox(void **state)
+{
+    (void)state;
+    struct config cfg;
+    int idx;
+    unsetenv("PATROLD_TOWN_BBOX");
+    char *none[] = { "patrold", NULL };
+    assert_int_equal(parse(&cfg, 1, none, &idx), 0);
+    assert_false(cfg.has_town_bbox);
+    config_free(&cfg);
+
+    char *good[] = { "patrold", "--town-bbox", "113.1,29.2,113.6,29.5", NULL };
+    assert_int_equal(parse(&cfg, 3, good, &idx), 0);
+    assert_true(cfg.has_town_bbox);
+    assert_true(cfg.town_bbox_deg[0] == 113.1 && cfg.town_bbox_deg[1] == 29.2);
+    assert_true(cfg.town_bbox_deg[2] == 113.6 && cfg.town_bbox_deg[3] == 29.5);
+    config_free(&cfg);
+
+    static const char *const bad[] = {
+        "113.1,29.2,113.6",        /* three numbers */
+        "113.1,29.2,113.6,29.5,1", /* five */
+        "113.1;29.2;113.6;29.5",   /* other separators */
+        "113.1,29.2,113.6,",       /* empty fourth */
+        "113.1,29.2,113.6,29.5x",  /* trailing bytes */
+        "113.1, 29.2,113.6,29.5",  /* a space */
+        "nan,29.2,113.6,29.5",     /* not finite */
+        "113.1,29.2,inf,29.5",     /* not finite */
+        "113.6,29.2,113.1,29.5",   /* min above max */
+        "113.1,29.5,113.6,29.5",   /* empty */
+        "-181,29.2,113.6,29.5",    /* longitude out of range */
+        "113.1,-91,113.6,29.5",    /* latitude out of range */
+        "0x71,29.2,113.6,29.5",    /* hex */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *argv[] = { "patrold", "--town-bbox", (char *)bad[i], NULL };
+        if (parse(&cfg, 3, argv, &idx) != -1)
+            fail_msg("--town-bbox '%s' was accepted", bad[i]);
+        config_free(&cfg);
+    }
+    setenv("PATROLD_TOWN_BBOX", "1,2,3", 1); /* the variable is checked the same way */
+    assert_int_equal(parse(&cfg, 1, none, &idx), -1);
+    config_free(&cfg);
+    unsetenv("PATROLD_TOWN_BBOX");
+}
+
 static void test_usage_lists_every_env(void **state)
 {
     (void)state;
@@ -121,6 +168,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_env_then_flag),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_town_bbox),
         cmocka_unit_test(test_usage_lists_every_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

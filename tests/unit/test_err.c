@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "db.h"
 #include "err.h"
 
 #include <string.h>
@@ -35,17 +36,17 @@ static void test_table_complete(void **state)
 static void test_sqlstate(void **state)
 {
     (void)state;
-    assert_int_equal(err_from_sqlstate("23505"), ERR_CONFLICT);
-    assert_int_equal(err_from_sqlstate("23503"), ERR_CONFLICT);
-    assert_int_equal(err_from_sqlstate("23514"), ERR_UNPROCESSABLE);
-    assert_int_equal(err_from_sqlstate("57014"), ERR_TIMEOUT);
-    assert_int_equal(err_from_sqlstate("22P02"), ERR_INVALID_ARGUMENT);
-    assert_int_equal(err_from_sqlstate("08006"), ERR_UNAVAILABLE);
-    assert_int_equal(err_from_sqlstate("57P01"), ERR_UNAVAILABLE);
-    assert_int_equal(err_from_sqlstate("53300"), ERR_UNAVAILABLE);
-    assert_int_equal(err_from_sqlstate("42P01"), ERR_INTERNAL);
-    assert_int_equal(err_from_sqlstate(NULL), ERR_UNAVAILABLE);
-    assert_int_equal(err_from_sqlstate(""), ERR_UNAVAILABLE);
+    assert_int_equal(db_err_from_sqlstate("23505"), ERR_CONFLICT);
+    assert_int_equal(db_err_from_sqlstate("23503"), ERR_CONFLICT);
+    assert_int_equal(db_err_from_sqlstate("23514"), ERR_UNPROCESSABLE);
+    assert_int_equal(db_err_from_sqlstate("57014"), ERR_TIMEOUT);
+    assert_int_equal(db_err_from_sqlstate("22P02"), ERR_INVALID_ARGUMENT);
+    assert_int_equal(db_err_from_sqlstate("08006"), ERR_UNAVAILABLE);
+    assert_int_equal(db_err_from_sqlstate("57P01"), ERR_UNAVAILABLE);
+    assert_int_equal(db_err_from_sqlstate("53300"), ERR_UNAVAILABLE);
+    assert_int_equal(db_err_from_sqlstate("42P01"), ERR_INTERNAL);
+    assert_int_equal(db_err_from_sqlstate(NULL), ERR_UNAVAILABLE);
+    assert_int_equal(db_err_from_sqlstate(""), ERR_UNAVAILABLE);
 }
 
 int main(void)

@@ -8,6 +8,7 @@
 #include "arena.h"
 #include "http.h"
 #include "json.h"
+#include "req_json.h"
 
 #include <string.h>
 
@@ -49,7 +50,7 @@ static void test_members(void **state)
     set_body(&r, "{\"name\":\"学校\",\"role\":\"viewer\",\"id\":3}");
     json_t *j = req_json_object(&r);
     assert_non_null(j);
-    assert_int_equal(json_only_members(&r, j, allowed), -1);
+    assert_int_equal(json_only_members(&r, j, allowed), ERR_INVALID_ARGUMENT);
     assert_int_equal(r.status, 400);
     assert_non_null(strstr(r.resp_body, "'id'"));
     json_decref(j);
@@ -58,7 +59,7 @@ static void test_members(void **state)
     set_body(&r, "{\"name\":5}");
     j = req_json_object(&r);
     const char *s;
-    assert_int_equal(json_opt_string(&r, j, "name", &s), -1);
+    assert_int_equal(json_opt_string(&r, j, "name", &s), ERR_INVALID_ARGUMENT);
     assert_int_equal(r.status, 400);
     json_decref(j);
     arena_free(r.arena);

@@ -31,7 +31,7 @@ static void test_match(void **state)
     struct route_params p;
     char allow[64];
 
-    assert_int_equal(router_add(rt, routes, 5), 0);
+    assert_int_equal(router_add(rt, routes, 5), ERR_OK);
     assert_int_equal(router_count(rt), 5);
 
     assert_int_equal(router_match(rt, "GET", "/healthz", a, &got, &idx, &p, allow, 64),
@@ -83,11 +83,11 @@ static void test_bad_patterns(void **state)
     static const struct route many[] = { { "GET", "/{a}/{b}/{c}/{d}/{e}", h, 0, 0, NULL, "", "" } };
     static const struct route relative[] = { { "GET", "a", h, 0, 0, NULL, "", "" } };
     struct router *rt = router_new();
-    assert_int_equal(router_add(rt, unclosed, 1), -1);
-    assert_int_equal(router_add(rt, empty, 1), -1);
-    assert_int_equal(router_add(rt, mid, 1), -1);
-    assert_int_equal(router_add(rt, many, 1), -1);
-    assert_int_equal(router_add(rt, relative, 1), -1);
+    assert_int_equal(router_add(rt, unclosed, 1), ERR_INVALID_ARGUMENT);
+    assert_int_equal(router_add(rt, empty, 1), ERR_INVALID_ARGUMENT);
+    assert_int_equal(router_add(rt, mid, 1), ERR_INVALID_ARGUMENT);
+    assert_int_equal(router_add(rt, many, 1), ERR_INVALID_ARGUMENT);
+    assert_int_equal(router_add(rt, relative, 1), ERR_INVALID_ARGUMENT);
     assert_int_equal(router_count(rt), 0);
     router_free(rt);
     router_free(NULL);

@@ -1,0 +1,65 @@
+/*
+ * parse.c - the strict number parsers of parse.h.
+ */
+#include "parse.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+
+enum err parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    if (s == NULL)
+        return ERR_INVALID_ARGUMENT;
+    const char *p = s;
+    if (*p == '-' || *p == '+')
+        p++;
+    if (!isdigit((unsigned char)*p))
+        return ERR_INVALID_ARGUMENT; /* empty, a sign alone, a space, "0x" ... */
+    for (const char *q = p; *q; q++)
+        if (!isdigit((unsigned char)*q))
+            return ERR_INVALID_ARGUMENT;
+    errno = 0;
+    long long v = strtoll(s, NULL, 10);
+    if (errno == ERANGE || v < min || v > max)
+        return ERR_INVALID_ARGUMENT;
+    *out = v;
+    return ERR_OK;
+}
+
+enum err parse_long(const char *s, long min, long max, long *out)
+{
+    int64_t v;
+    enum err e = parse_i64(s, min, max, &v);
+    if (e == ERR_OK)
+        *out = (long)v;
+    return e;
+}
+
+enum err parse_double(const char *s, double *out)
+{
+    if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
+        return ERR_INVALID_ARGUMENT;
+    for (const char *q = s; *q; q++)
+        if (*q == 'x' || *q == 'X' || *q == 'n' || *q == 'N' || *q == 'i' || *q == 'I')
+            return ERR_INVALID_ARGUMENT; /* hex floats, nan, inf */
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end != '\0' || !isfinite(v) || (errno == ERANGE && fabs(v) > 1.0))
+        return ERR_INVALID_ARGUMENT;
+    *out = v;
+    return ERR_OK;
+}
+
+int64_t parse_cell_i64(const char *s)
+{
+    return s != NULL ? strtoll(s, NULL, 10) : 0;
+}
+
+double parse_cell_double(const char *s)
+{
+    return s != NULL ? strtod(s, NULL) : 0.0;
+}

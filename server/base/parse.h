@@ -1,0 +1,34 @@
+/*
+ * parse.h - strict number parsing of text from outside (query arguments, path segments,
+ * options, database cells that must hold a number): the whole string is the number, base 10,
+ * no spaces, no trailing bytes, in the range asked; as curl's curlx_str_number does instead of
+ * strtol. Nothing else in patrold calls strtol/strtoll/strtod on client text.
+ */
+#ifndef PATROL_PARSE_H
+#define PATROL_PARSE_H
+
+#include "err.h"
+
+#include <stdint.h>
+
+/*
+ * An integer: optional '-' or '+', then decimal digits only, and min <= value <= max.
+ * ERR_OK with *out set, or ERR_INVALID_ARGUMENT (*out untouched) for NULL, an empty string,
+ * any other byte, or a value out of range (overflow included).
+ */
+enum err parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/* As parse_i64 for `long`. */
+enum err parse_long(const char *s, long min, long max, long *out);
+
+/*
+ * A finite floating-point number in strtod's decimal syntax (no hex, no inf/nan, no leading
+ * space), the whole string. ERR_OK or ERR_INVALID_ARGUMENT.
+ */
+enum err parse_double(const char *s, double *out);
+
+/* For database cells known to hold an integer / a number (no check): 0 for NULL. */
+int64_t parse_cell_i64(const char *s);
+double parse_cell_double(const char *s);
+
+#endif

@@ -1,0 +1,1364 @@
+/*
+ * api_features.c - the town's layers over OGC API - Features: Part 1 Core with GeoJSON,
+ * Part 2 (crs=, bbox-crs=) and Part 4 create / replace / update / delete. QGIS and GDAL's
+ * OAPIF driver are the clients this is built for.
+ *
+ * Everything is driven by the layer catalog (layerdef.c): SQL is assembled from its column
+ * names (never from request text; values are always bound parameters). Geometry is
+ * validated by geojson.c and converted by crs.c. Writes run in one transaction with the
+ * caller named for the audit triggers; the tables' triggers NOTIFY the server.
+ *
+ * Not here: the catalog and property rules (layerdef.c), the spatial reports (api_reports.c).
+ */
+#include "ogcapi.h"
+
+#include "access.h"
+#include "api_args.h"
+#include "app.h"
+#include "arena.h"
+#include "auth.h"
+#include "crs.h"
+#include "db.h"
+#include "geoctx.h"
+#include "geojson.h"
+#include "http.h"
+#include "json.h"
+#include "req_json.h"
+#include "layerdef.h"
+#include "log.h"
+#include "parse.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define FEATURES_MAX_BODY    (16u << 20)
+#define FEATURES_LIMIT_DEF   100
+#define FEATURES_LIMIT_MAX   10000
+#define FEATURES_PRECISION   7 /* decimals of degrees: about 1 cm */
+#define FEATURES_WRITE_TYPES "application/geo+json,application/json"
+#define FEATURES_PATCH_TYPES "application/geo+json,application/json,application/merge-patch+json"
+
+static const char *const conformance[] = {
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/features",
+};
+
+/* ---- small helpers ---- */
+
+/* The absolute base URL of this server as the client reached it. */
+static const char *base_url(struct req *r)
+{
+    const char *host = req_header(r, "Host");
+    const char *proto = req_header(r, "X-Forwarded-Proto");
+    if (proto == NULL || (strcmp(proto, "https") != 0 && strcmp(proto, "http") != 0))
+        proto = "http";
+    return arena_printf(r->arena, "%s://%s", proto, host ? host : "localhost");
+}
+
+static json_t *link(const char *href, const char *rel, const char *type, const char *title)
+{
+    json_t *l = json_pack("{s:s,s:s}", "href", href, "rel", rel);
+    if (type != NULL)
+        json_object_set_new(l, "type", json_string(type));
+    if (title != NULL)
+        json_object_set_new(l, "title", json_string(title));
+    return l;
+}
+
+/* The layer named by the path's {cid}; replies 404 when there is none. */
+static const struct layer_def *path_layer(struct req *r)
+{
+    const struct layer_def *l = layerdef_find(req_param(r, "cid"));
+    if (l == NULL)
+        req_reply_error(r, ERR_NOT_FOUND, "no collection '%s'", req_param(r, "cid"));
+    return l;
+}
+
+/* The path's {fid} as a positive integer; replies 404 otherwise (no such feature). */
+static int path_fid(struct req *r, long long *fid)
+{
+    const char *s = req_param(r, "fid");
+    int64_t v;
+    if (parse_i64(s, 1, INT64_MAX, &v) != ERR_OK) {
+        req_reply_error(r, ERR_NOT_FOUND, "no feature '%s' (feature ids are positive integers)", s);
+        return -1;
+    }
+    *fid = v;
+    return 0;
+}
+
+/* The `f` parameter: only JSON is served. */
+static int check_format(struct req *r)
+{
+    const char *f = req_query(r, "f");
+    if (f == NULL || strcmp(f, "json") == 0 || strcmp(f, "geojson") == 0)
+        return 0;
+    req_reply_error(r, ERR_INVALID_ARGUMENT, "format '%s' is not offered; use f=json", f);
+    return -1;
+}
+
+/* Requested output CRS (crs=), with axis order; replies 400 for an unknown one. */
+struct out_crs {
+    enum crs crs;
+    bool swap;
+    const char *uri;
+};
+
+static int parse_out_crs(struct req *r, const char *param, struct out_crs *oc)
+{
+    const char *name = req_query(r, param);
+    oc->crs = CRS_WGS84;
+    oc->swap = false;
+    oc->uri = crs_uri(CRS_WGS84);
+    if (name == NULL)
+        return 0;
+    if (crs_parse(name, &oc->crs) != 0) {
+        req_reply_error(r, ERR_INVALID_ARGUMENT,
+                        "%s '%s' is not supported; use CRS84, EPSG:4490, EPSG:3857 or gcj02", param,
+                        name);
+        return -1;
+    }
+    oc->swap = crs_axis_lat_first(name);
+    oc->uri = oc->swap ? arena_strdup(r->arena, name) : crs_uri(oc->crs);
+    return 0;
+}
+
+static int swap_xy(double *x, double *y, void *userdata)
+{
+    (void)userdata;
+    double t = *x;
+    *x = *y;
+    *y = t;
+    return 1;
+}
+
+/* GeoJSON of a stored geometry (hex WKB, WGS84) in the requested CRS, or json null. */
+static json_t *geometry_json(GEOSContextHandle_t h, const char *hexwkb, const struct out_crs *oc)
+{
+    if (hexwkb == NULL || hexwkb[0] == '\0')
+        return json_null();
+    GEOSWKBReader *rd = GEOSWKBReader_create_r(h);
+    GEOSGeometry *g = GEOSWKBReader_readHEX_r(h, rd, (const unsigned char *)hexwkb, strlen(hexwkb));
+    GEOSWKBReader_destroy_r(h, rd);
+    if (g == NULL)
+        return NULL;
+    if (oc->crs != CRS_WGS84) {
+        GEOSGeometry *t = crs_transform_geometry(h, g, CRS_WGS84, oc->crs);
+        GEOSGeom_destroy_r(h, g);
+        g = t;
+        if (g == NULL)
+            return NULL;
+    }
+    if (oc->swap) {
+        GEOSGeometry *t = GEOSGeom_transformXY_r(h, g, swap_xy, NULL);
+        GEOSGeom_destroy_r(h, g);
+        g = t;
+        if (g == NULL)
+            return NULL;
+    }
+    json_t *j = geojson_write(h, g, oc->crs == CRS_WEB_MERCATOR ? 2 : FEATURES_PRECISION);
+    GEOSGeom_destroy_r(h, g);
+    return j;
+}
+
+/* The SELECT list shared by item reads: id, hex WKB, properties, version[, children]. */
+static char *select_sql(struct req *r, const struct layer_def *l)
+{
+    const char *children = "";
+    if (l->child != NULL)
+        children = arena_printf(r->arena,
+                                ", (SELECT coalesce(json_agg(to_jsonb(w) - '%s' ORDER BY w.id),"
+                                " '[]')::text FROM %s w WHERE w.%s = t.id)",
+                                l->child_fk, l->child->id, l->child_fk);
+    return arena_printf(r->arena,
+                        "SELECT t.id, encode(ST_AsBinary(t.%s), 'hex'), (to_jsonb(t) - '%s')::text,"
+                        " floor(extract(epoch FROM t.updated_at) * 1000000)::bigint%s FROM %s t",
+                        l->geom_col, l->geom_col, children, l->id);
+}
+
+/* One row of select_sql as a GeoJSON Feature; NULL when out of memory. */
+static json_t *row_feature(GEOSContextHandle_t h, const struct layer_def *l, PGresult *res, int row,
+                           const struct out_crs *oc)
+{
+    json_t *props = json_loads(PQgetvalue(res, row, 2), 0, NULL);
+    json_t *geom = geometry_json(h, PQgetisnull(res, row, 1) ? NULL : PQgetvalue(res, row, 1), oc);
+    if (props == NULL || geom == NULL) {
+        json_decref(props);
+        json_decref(geom);
+        return NULL;
+    }
+    json_object_del(props, "id");
+    if (l->child != NULL)
+        json_object_set_new(props, l->child_key, json_loads(PQgetvalue(res, row, 4), 0, NULL));
+    return json_pack("{s:s,s:I,s:o,s:o}", "type", "Feature", "id",
+                     (json_int_t)strtoll(PQgetvalue(res, row, 0), NULL, 10), "geometry", geom,
+                     "properties", props);
+}
+
+/* ---- landing page, conformance, collections ---- */
+
+static void get_landing(struct req *r)
+{
+    if (check_format(r) != 0)
+        return;
+    const char *b = base_url(r);
+    json_t *links = json_array();
+    json_array_append_new(
+        links, link(arena_printf(r->arena, "%s/", b), "self", "application/json", "this document"));
+    json_array_append_new(
+        links, link(arena_printf(r->arena, "%s/api/openapi.json", b), "service-desc",
+                    "application/vnd.oai.openapi+json;version=3.0", "the API definition"));
+    json_array_append_new(links, link(arena_printf(r->arena, "%s/conformance", b), "conformance",
+                                      "application/json", "conformance classes"));
+    json_array_append_new(links, link(arena_printf(r->arena, "%s/collections", b), "data",
+                                      "application/json", "the town's layers"));
+    req_reply_json(r, 200,
+                   json_pack("{s:s,s:s,s:o}", "title", "patrolgis 校园安全巡逻地理信息服务",
+                             "description",
+                             "School perimeters, patrol points, dangerous waters, risky roads, "
+                             "venues and stations of the town",
+                             "links", links));
+}
+
+static void get_conformance(struct req *r)
+{
+    if (check_format(r) != 0)
+        return;
+    json_t *list = json_array();
+    for (size_t i = 0; i < sizeof(conformance) / sizeof(conformance[0]); i++)
+        json_array_append_new(list, json_string(conformance[i]));
+    req_reply_json(r, 200, json_pack("{s:o}", "conformsTo", list));
+}
+
+static json_t *crs_list(void)
+{
+    json_t *list = json_array();
+    for (int c = 0; c < CRS__COUNT; c++)
+        json_array_append_new(list, json_string(crs_uri((enum crs)c)));
+    return list;
+}
+
+/* Collection metadata; extent is the layer's bounding box from PostGIS (NULL when empty). */
+static json_t *collection_json(struct req *r, const struct layer_def *l, const char *extent)
+{
+    const char *b = base_url(r);
+    const char *self = arena_printf(r->arena, "%s/collections/%s", b, l->id);
+    json_t *links = json_array();
+    json_array_append_new(links, link(self, "self", "application/json", l->title));
+    json_array_append_new(links, link(arena_printf(r->arena, "%s/items", self), "items",
+                                      "application/geo+json", l->title));
+    /* GDAL's OAPIF driver takes field types from this schema instead of guessing them from
+     * the first page (which would make 64-bit OSM ids 32-bit integers). */
+    json_array_append_new(links, link(arena_printf(r->arena, "%s/schema.xsd", self), "describedBy",
+                                      "application/xml", "XML Schema of the features"));
+    json_t *c =
+        json_pack("{s:s,s:s,s:s,s:s,s:o,s:o,s:s}", "id", l->id, "title", l->title, "description",
+                  l->description ? l->description : "", "itemType", "feature", "links", links,
+                  "crs", crs_list(), "storageCrs", crs_uri(CRS_WGS84));
+    json_object_set_new(c, "title_zh", json_string(l->title_zh));
+    double x0, y0, x1, y1;
+    if (extent != NULL && sscanf(extent, "BOX(%lf %lf,%lf %lf)", &x0, &y0, &x1, &y1) == 4)
+        json_object_set_new(c, "extent",
+                            json_pack("{s:{s:[[f,f,f,f]],s:s}}", "spatial", "bbox", x0, y0, x1, y1,
+                                      "crs", crs_uri(CRS_WGS84)));
+    return c;
+}
+
+static const char *layer_extent(struct req *r, struct db_conn *c, const struct layer_def *l,
+                                enum err *e)
+{
+    PGresult *res;
+    char *sql = arena_printf(r->arena, "SELECT ST_Extent(%s)::text FROM %s", l->geom_col, l->id);
+    *e = db_exec_params(c, sql, 0, NULL, &res, r->rid);
+    if (*e != ERR_OK)
+        return NULL;
+    const char *ext = PQgetisnull(res, 0, 0) ? NULL : arena_strdup(r->arena, PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return ext;
+}
+
+static void get_collections(struct req *r)
+{
+    if (check_format(r) != 0)
+        return;
+    struct db_conn *c = req_db_acquire(r);
+    if (c == NULL)
+        return;
+    json_t *list = json_array();
+    enum err e = ERR_OK;
+    for (size_t i = 0; i < layerdef_count && e == ERR_OK; i++) {
+        const char *ext = layer_extent(r, c, layerdef_all[i], &e);
+        json_array_append_new(list, collection_json(r, layerdef_all[i], ext));
+    }
+    req_db_release(r, c);
+    if (e != ERR_OK) {
+        json_decref(list);
+        req_reply_error(r, e, "could not read the collections");
+        return;
+    }
+    json_t *links = json_array();
+    json_array_append_new(links, link(arena_printf(r->arena, "%s/collections", base_url(r)), "self",
+                                      "application/json", "collections"));
+    req_reply_json(
+        r, 200, json_pack("{s:o,s:o,s:o}", "links", links, "collections", list, "crs", crs_list()));
+}
+
+static void get_collection(struct req *r)
+{
+    const struct layer_def *l = path_layer(r);
+    if (l == NULL || check_format(r) != 0)
+        return;
+    struct db_conn *c = req_db_acquire(r);
+    if (c == NULL)
+        return;
+    enum err e;
+    const char *ext = layer_extent(r, c, l, &e);
+    req_db_release(r, c);
+    if (e != ERR_OK) {
+        req_reply_error(r, e, "could not read collection %s", l->id);
+        return;
+    }
+    req_reply_json(r, 200, collection_json(r, l, ext));
+}
+
+/* The XML Schema type of a property, for GDAL. */
+static const char *xsd_type(const struct prop_def *p)
+{
+    switch (p->type) {
+    case PROP_INT:
+        return "xs:long";
+    case PROP_NUMBER:
+        return "xs:double";
+    case PROP_BOOL:
+        return "xs:boolean";
+    case PROP_DATE:
+        return "xs:date";
+    case PROP_TIMESTAMP:
+        return "xs:dateTime";
+    default:
+        return "xs:string"; /* text, times of day, MM-DD, JSON objects and arrays */
+    }
+}
+
+static const char *xsd_geometry(const struct layer_def *l)
+{
+    if (l->geom_types == GEOJSON_POINT)
+        return "gml:PointPropertyType";
+    if (l->geom_types == GEOJSON_LINESTRING)
+        return "gml:CurvePropertyType";
+    if (l->geom_types == GEOJSON_MULTIPOLYGON)
+        return "gml:MultiSurfacePropertyType";
+    return "gml:GeometryPropertyType";
+}
+
+static void get_schema(struct req *r)
+{
+    const struct layer_def *l = path_layer(r);
+    if (l == NULL)
+        return;
+    char *x = arena_printf(
+        r->arena,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<xs:schema xmlns:xs=\"http://www.w3.org/2001/XMLSchema\""
+        " xmlns:gml=\"http://www.opengis.net/gml/3.2\" xmlns:pg=\"urn:patrolgis\""
+        " targetNamespace=\"urn:patrolgis\" elementFormDefault=\"qualified\">\n"
+        "<xs:element name=\"%s\" type=\"pg:%sType\" substitutionGroup=\"gml:AbstractFeature\"/>\n"
+        "<xs:complexType name=\"%sType\"><xs:complexContent>"
+        "<xs:extension base=\"gml:AbstractFeatureType\"><xs:sequence>\n"
+        "<xs:element name=\"%s\" type=\"%s\" minOccurs=\"0\"/>\n",
+        l->id, l->id, l->id, l->geom_col, xsd_geometry(l));
+    for (const struct prop_def *p = l->props; p->name != NULL; p++) {
+        if (strcmp(p->name, "id") == 0)
+            continue; /* the feature id, not a property */
+        x = arena_printf(r->arena, "%s<xs:element name=\"%s\" type=\"%s\" minOccurs=\"0\"/>\n", x,
+                         p->name, xsd_type(p));
+    }
+    x = arena_printf(r->arena,
+                     "%s</xs:sequence></xs:extension></xs:complexContent>"
+                     "</xs:complexType>\n</xs:schema>\n",
+                     x);
+    req_reply(r, 200, "application/xml; charset=utf-8", x, strlen(x));
+}
+
+/* ---- item queries ---- */
+
+#define QUERY_MAX_PARAMS 32
+
+struct items_query {
+    struct req *r;
+    const struct layer_def *l;
+    char *where; /* " WHERE ..." or "" (arena) */
+    const char *params[QUERY_MAX_PARAMS];
+    int n;
+    char error[200];
+    enum err err;
+};
+
+static const char *const items_params[] = { "limit",    "offset", "bbox", "bbox-crs",
+                                            "datetime", "crs",    "f",    NULL };
+
+static int add_cond(struct items_query *q, const char *cond)
+{
+    q->where =
+        arena_printf(q->r->arena, "%s%s%s", q->where, q->where[0] ? " AND " : " WHERE ", cond);
+    return q->where ? 0 : -1;
+}
+
+static int add_param(struct items_query *q, const char *value)
+{
+    if (q->n >= QUERY_MAX_PARAMS) {
+        snprintf(q->error, sizeof(q->error), "too many query parameters");
+        q->err = ERR_INVALID_ARGUMENT;
+        return -1;
+    }
+    q->params[q->n++] = value;
+    return q->n;
+}
+
+/* Each query argument is a known parameter or a filterable property of the layer. */
+static int filter_arg(void *ctx, const char *name, const char *value)
+{
+    struct items_query *q = ctx;
+    for (const char *const *p = items_params; *p; p++)
+        if (strcmp(*p, name) == 0)
+            return 0;
+    const struct prop_def *p = layerdef_prop(q->l, name);
+    if (p == NULL || !(p->flags & PROP_FILTER)) {
+        snprintf(q->error, sizeof(q->error),
+                 "unknown query parameter '%s' (filters on %s: see the collection's properties)",
+                 name, q->l->id);
+        q->err = ERR_INVALID_ARGUMENT;
+        return -1;
+    }
+    if (value == NULL) {
+        snprintf(q->error, sizeof(q->error), "filter '%s' needs a value", name);
+        q->err = ERR_INVALID_ARGUMENT;
+        return -1;
+    }
+    if (p->type == PROP_INT) {
+        char *end;
+        errno = 0;
+        (void)strtoll(value, &end, 10);
+        if (errno != 0 || *end != '\0' || end == value) {
+            snprintf(q->error, sizeof(q->error), "filter '%s' must be an integer", name);
+            q->err = ERR_INVALID_ARGUMENT;
+            return -1;
+        }
+    } else if (p->type == PROP_BOOL && strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
+        snprintf(q->error, sizeof(q->error), "filter '%s' must be true or false", name);
+        q->err = ERR_INVALID_ARGUMENT;
+        return -1;
+    }
+    int k = add_param(q, value);
+    if (k < 0)
+        return -1;
+    return add_cond(q, arena_printf(q->r->arena, "t.%s = $%d%s", p->name, k, layerdef_sql_cast(p)));
+}
+
+static int parse_bbox(struct items_query *q)
+{
+    const char *s = req_query(q->r, "bbox");
+    double v[6];
+    int n = 0;
+    if (s == NULL)
+        return 0;
+    const char *p = s;
+    while (n < 6) {
+        char *end;
+        errno = 0;
+        v[n] = strtod(p, &end);
+        if (end == p || errno != 0 || !isfinite(v[n]))
+            break;
+        n++;
+        p = end;
+        if (*p != ',')
+            break;
+        p++;
+    }
+    if ((n != 4 && n != 6) || *p != '\0') {
+        snprintf(q->error, sizeof(q->error),
+                 "bbox must be 4 (or 6) comma-separated numbers: minx,miny,maxx,maxy");
+        q->err = ERR_INVALID_ARGUMENT;
+        return -1;
+    }
+    double x0 = v[0], y0 = v[1], x1 = v[n == 4 ? 2 : 3], y1 = v[n == 4 ? 3 : 4];
+    struct out_crs bc;
+    if (parse_out_crs(q->r, "bbox-crs", &bc) != 0) {
+        q->err = ERR_OK; /* already replied */
+        return -2;
+    }
+    if (bc.swap) {
+        swap_xy(&x0, &y0, NULL);
+        swap_xy(&x1, &y1, NULL);
+    }
+    if (crs_to_wgs84(bc.crs, &x0, &y0) != 0 || crs_to_wgs84(bc.crs, &x1, &y1) != 0 || x0 > x1 ||
+        y0 > y1) {
+        snprintf(q->error, sizeof(q->error), "bbox %s is not a valid box in its CRS", s);
+        q->err = ERR_INVALID_ARGUMENT;
+        return -1;
+    }
+    char *vals[4];
+    double w[4] = { x0, y0, x1, y1 };
+    int k = 0;
+    for (int i = 0; i < 4; i++) {
+        vals[i] = arena_printf(q->r->arena, "%.10f", w[i]);
+        k = add_param(q, vals[i]);
+        if (k < 0)
+            return -1;
+    }
+    const char *env = arena_printf(q->r->arena,
+                                   "ST_MakeEnvelope($%d::float8, $%d::float8, "
+                                   "$%d::float8, $%d::float8, 4326)",
+                                   k - 3, k - 2, k - 1, k);
+    return add_cond(q, arena_printf(q->r->arena, "t.%s && %s AND ST_Intersects(t.%s, %s)",
+                                    q->l->geom_col, env, q->l->geom_col, env));
+}
+
+static bool valid_instant(const char *s)
+{
+    return layerdef_valid_timestamp(s) || layerdef_valid_date(s);
+}
+
+static int parse_datetime(struct items_query *q)
+{
+    const char *s = req_query(q->r, "datetime");
+    if (s == NULL)
+        return 0;
+    const char *slash = strchr(s, '/');
+    const char *col = q->l->time_col;
+    if (slash == NULL) {
+        if (!valid_instant(s))
+            goto bad;
+        int k = add_param(q, s);
+        if (k < 0)
+            return -1;
+        if (layerdef_valid_date(s))
+            return add_cond(q,
+                            arena_printf(q->r->arena, "t.%s >= $%d::date AND t.%s < $%d::date + 1",
+                                         col, k, col, k));
+        return add_cond(q, arena_printf(q->r->arena, "t.%s = $%d::timestamptz", col, k));
+    }
+    char *from = arena_strndup(q->r->arena, s, (size_t)(slash - s));
+    const char *to = slash + 1;
+    bool open_from = from[0] == '\0' || strcmp(from, "..") == 0;
+    bool open_to = to[0] == '\0' || strcmp(to, "..") == 0;
+    if ((open_from && open_to) || (!open_from && !valid_instant(from)) ||
+        (!open_to && !valid_instant(to)))
+        goto bad;
+    if (!open_from) {
+        int k = add_param(q, from);
+        if (k < 0 || add_cond(q, arena_printf(q->r->arena, "t.%s >= $%d::timestamptz", col, k)))
+            return -1;
+    }
+    if (!open_to) {
+        int k = add_param(q, to);
+        const char *cond = layerdef_valid_date(to)
+                               ? arena_printf(q->r->arena, "t.%s < $%d::date + 1", col, k)
+                               : arena_printf(q->r->arena, "t.%s <= $%d::timestamptz", col, k);
+        if (k < 0 || add_cond(q, cond))
+            return -1;
+    }
+    return 0;
+bad:
+    snprintf(q->error, sizeof(q->error),
+             "datetime '%s' is not an RFC 3339 instant or interval (a/b, with .. for open)", s);
+    q->err = ERR_INVALID_ARGUMENT;
+    return -1;
+}
+
+/* v percent-encoded for a query string (RFC 3986: unreserved characters stay). */
+static const char *url_encode(struct req *r, const char *v)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = arena_alloc(r->arena, strlen(v) * 3 + 1);
+    char *o = out;
+    if (out == NULL)
+        return "";
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        bool keep = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~';
+        if (keep) {
+            *o++ = (char)*p;
+        } else {
+            *o++ = '%';
+            *o++ = hex[*p >> 4];
+            *o++ = hex[*p & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static void get_items(struct req *r)
+{
+    const struct layer_def *l = path_layer(r);
+    struct out_crs oc;
+    long limit, offset;
+    if (l == NULL || check_format(r) != 0 || parse_out_crs(r, "crs", &oc) != 0 ||
+        api_arg_count(r, "limit", FEATURES_LIMIT_DEF, 1, FEATURES_LIMIT_MAX, &limit) != ERR_OK ||
+        api_arg_count(r, "offset", 0, 0, 1L << 40, &offset) != ERR_OK)
+        return;
+    struct items_query q = { .r = r, .l = l, .where = "" };
+    int rc = req_query_foreach(r, filter_arg, &q);
+    if (rc == 0)
+        rc = parse_bbox(&q);
+    if (rc == 0)
+        rc = parse_datetime(&q);
+    if (rc != 0) {
+        if (rc != -2)
+            req_reply_error(r, q.err ? q.err : ERR_INTERNAL, "%s", q.error);
+        return;
+    }
+    struct db_conn *c = req_db_acquire(r);
+    if (c == NULL)
+        return;
+    PGresult *res = NULL, *cnt = NULL;
+    char *sql = arena_printf(r->arena, "%s%s ORDER BY t.id LIMIT %ld OFFSET %ld", select_sql(r, l),
+                             q.where, limit, offset);
+    char *count_sql = arena_printf(r->arena, "SELECT count(*) FROM %s t%s", l->id, q.where);
+    enum err e = db_exec_params(c, sql, q.n, q.params, &res, r->rid);
+    if (e == ERR_OK)
+        e = db_exec_params(c, count_sql, q.n, q.params, &cnt, r->rid);
+    req_db_release(r, c);
+    if (e != ERR_OK) {
+        PQclear(res);
+        req_reply_error(
+            r, e, e == ERR_INVALID_ARGUMENT ? "a filter value is not valid" : "could not read %s",
+            l->id);
+        return;
+    }
+    long long matched = strtoll(PQgetvalue(cnt, 0, 0), NULL, 10);
+    PQclear(cnt);
+
+    GEOSContextHandle_t h = geoctx_geos();
+    json_t *features = json_array();
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_t *f = row_feature(h, l, res, i, &oc);
+        if (f == NULL) {
+            PQclear(res);
+            json_decref(features);
+            req_reply_error(r, ERR_INTERNAL, "could not encode a feature of %s", l->id);
+            return;
+        }
+        json_array_append_new(features, f);
+    }
+    int returned = PQntuples(res);
+    PQclear(res);
+
+    /* Links keep every argument but offset. */
+    const char *qs = "";
+    const char *keys[] = { "limit", "bbox", "bbox-crs", "datetime", "crs" };
+    char *self_q = arena_printf(r->arena, "limit=%ld", limit);
+    for (size_t i = 1; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        const char *v = req_query(r, keys[i]);
+        if (v != NULL)
+            self_q = arena_printf(r->arena, "%s&%s=%s", self_q, keys[i], url_encode(r, v));
+    }
+    for (const struct prop_def *p = l->props; p->name; p++) {
+        const char *v = (p->flags & PROP_FILTER) ? req_query(r, p->name) : NULL;
+        if (v != NULL)
+            self_q = arena_printf(r->arena, "%s&%s=%s", self_q, p->name, url_encode(r, v));
+    }
+    qs = self_q;
+    const char *items = arena_printf(r->arena, "%s/collections/%s/items", base_url(r), l->id);
+    json_t *links = json_array();
+    json_array_append_new(links, link(arena_printf(r->arena, "%s?%s&offset=%ld", items, qs, offset),
+                                      "self", "application/geo+json", NULL));
+    if (offset + returned < matched)
+        json_array_append_new(
+            links, link(arena_printf(r->arena, "%s?%s&offset=%ld", items, qs, offset + limit),
+                        "next", "application/geo+json", "next page"));
+    if (offset > 0)
+        json_array_append_new(links, link(arena_printf(r->arena, "%s?%s&offset=%ld", items, qs,
+                                                       offset > limit ? offset - limit : 0),
+                                          "prev", "application/geo+json", "previous page"));
+    json_t *body =
+        json_pack("{s:s,s:o,s:I,s:i,s:o}", "type", "FeatureCollection", "features", features,
+                  "numberMatched", (json_int_t)matched, "numberReturned", returned, "links", links);
+    req_reply_json(r, 200, body);
+    r->resp_type = "application/geo+json";
+    req_add_header(r, "Content-Crs", arena_printf(r->arena, "<%s>", oc.uri));
+}
+
+/* Reads one feature; *found 0 when there is none. Returns the feature or NULL. */
+static json_t *read_feature(struct req *r, struct db_conn *c, const struct layer_def *l,
+                            long long fid, const struct out_crs *oc, long long *version,
+                            enum err *e)
+{
+    PGresult *res;
+    char id[24];
+    snprintf(id, sizeof(id), "%lld", fid);
+    const char *params[1] = { id };
+    char *sql = arena_printf(r->arena, "%s WHERE t.id = $1::bigint", select_sql(r, l));
+    *e = db_exec_params(c, sql, 1, params, &res, r->rid);
+    if (*e != ERR_OK)
+        return NULL;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        *e = ERR_NOT_FOUND;
+        return NULL;
+    }
+    json_t *f = row_feature(geoctx_geos(), l, res, 0, oc);
+    *version = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+    PQclear(res);
+    if (f == NULL)
+        *e = ERR_INTERNAL;
+    return f;
+}
+
+/* Replies with one feature, its ETag and links. */
+static void reply_feature(struct req *r, int status, const struct layer_def *l, json_t *f,
+                          long long fid, long long version, const struct out_crs *oc)
+{
+    const char *b = base_url(r);
+    const char *self = arena_printf(r->arena, "%s/collections/%s/items/%lld", b, l->id, fid);
+    json_t *links = json_array();
+    json_array_append_new(links, link(self, "self", "application/geo+json", NULL));
+    json_array_append_new(links, link(arena_printf(r->arena, "%s/collections/%s", b, l->id),
+                                      "collection", "application/json", l->title));
+    json_object_set_new(f, "links", links);
+    req_reply_json(r, status, f);
+    r->resp_type = "application/geo+json";
+    req_add_header(r, "ETag", arena_printf(r->arena, "\"%lld\"", version));
+    req_add_header(r, "Content-Crs", arena_printf(r->arena, "<%s>", oc->uri));
+    if (status == 201)
+        req_add_header(r, "Location", self);
+}
+
+static void get_item(struct req *r)
+{
+    const struct layer_def *l = path_layer(r);
+    struct out_crs oc;
+    long long fid, version = 0;
+    if (l == NULL || path_fid(r, &fid) != 0 || check_format(r) != 0 ||
+        parse_out_crs(r, "crs", &oc) != 0)
+        return;
+    struct db_conn *c = req_db_acquire(r);
+    if (c == NULL)
+        return;
+    enum err e;
+    json_t *f = read_feature(r, c, l, fid, &oc, &version, &e);
+    req_db_release(r, c);
+    if (f == NULL) {
+        if (e == ERR_NOT_FOUND)
+            req_reply_error(r, e, "no feature %lld in %s", fid, l->id);
+        else
+            req_reply_error(r, e, "could not read feature %lld of %s", fid, l->id);
+        return;
+    }
+    const char *inm = req_header(r, "If-None-Match");
+    char etag[32];
+    snprintf(etag, sizeof(etag), "\"%lld\"", version);
+    if (inm != NULL && strcmp(inm, etag) == 0) {
+        json_decref(f);
+        req_reply(r, 304, "application/geo+json", "", 0);
+        req_add_header(r, "ETag", arena_strdup(r->arena, etag));
+        return;
+    }
+    reply_feature(r, 200, l, f, fid, version, &oc);
+}
+
+/* ---- writes ---- */
+
+/* One feature's write, validated and turned into SQL parameters. */
+struct feature_write {
+    const char *geom_hex; /* hex WKB in WGS84; NULL with geom_given: set to NULL */
+    bool geom_given;
+    json_t *props; /* borrowed from the request document */
+};
+
+/* Names the feature in messages of a collection ("feature 3: ...") or not. */
+struct write_ctx {
+    struct req *r;
+    struct db_conn *c;
+    const struct layer_def *l;
+    enum crs in_crs;
+    bool in_swap;
+    char where[64]; /* "" or "features[3]: " (and "windows[1]: ") */
+    enum err err;
+    char msg[512];
+};
+
+static int fail(struct write_ctx *w, enum err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct write_ctx *w, enum err e, const char *fmt, ...)
+{
+    char text[360];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    w->err = e;
+    snprintf(w->msg, sizeof(w->msg), "%s%s", w->where, text);
+    return -1;
+}
+
+/* A copy of a coordinates array with the first two numbers of every position swapped. */
+static json_t *swap_positions(json_t *a)
+{
+    if (!json_is_array(a))
+        return json_incref(a);
+    json_t *out = json_array();
+    size_t n = json_array_size(a);
+    bool position = n >= 2 && json_is_number(json_array_get(a, 0));
+    for (size_t i = 0; i < n; i++) {
+        size_t from = position && i < 2 ? 1 - i : i;
+        json_t *e = json_array_get(a, from);
+        json_array_append_new(out, position ? json_incref(e) : swap_positions(e));
+    }
+    return out;
+}
+
+/* A shallow copy of a geometry object whose positions are lat/lon, as lon/lat. */
+static json_t *swap_geometry_axes(json_t *g)
+{
+    json_t *copy = json_copy(g);
+    json_t *coords = json_object_get(g, "coordinates");
+    if (copy != NULL && coords != NULL)
+        json_object_set_new(copy, "coordinates", swap_positions(coords));
+    return copy;
+}
+
+/* Validates a GeoJSON Feature for the layer; fills fw. */
+static int check_feature(struct write_ctx *w, json_t *f, enum prop_mode mode,
+                         struct feature_write *fw, long long path_fid)
+{
+    const struct layer_def *l = w->l;
+    memset(fw, 0, sizeof(*fw));
+    if (!json_is_object(f))
+        return fail(w, ERR_INVALID_ARGUMENT, "a feature must be a JSON object");
+    json_t *type = json_object_get(f, "type");
+    /* A merge patch may leave out "type"; anything else must be a Feature. */
+    bool untyped_patch = type == NULL && mode == PROP_PATCH;
+    if (!untyped_patch &&
+        (!json_is_string(type) || strcmp(json_string_value(type), "Feature") != 0))
+        return fail(w, ERR_INVALID_ARGUMENT, "\"type\" must be \"Feature\"");
+    if (json_object_get(f, "crs") != NULL)
+        return fail(w, ERR_INVALID_ARGUMENT,
+                    "a \"crs\" member is not GeoJSON (RFC 7946); send WGS84 or use ?crs=");
+    json_t *id = json_object_get(f, "id");
+    if (id != NULL && !json_is_null(id)) {
+        if (path_fid == 0)
+            return fail(w, ERR_INVALID_ARGUMENT, "the server assigns ids: remove \"id\"");
+        if (!json_is_integer(id) || json_integer_value(id) != path_fid)
+            return fail(w, ERR_INVALID_ARGUMENT, "\"id\" does not match the feature's URL");
+    }
+    fw->props = json_object_get(f, "properties");
+    if (fw->props == NULL || json_is_null(fw->props))
+        fw->props = NULL;
+    else if (!json_is_object(fw->props))
+        return fail(w, ERR_INVALID_ARGUMENT, "\"properties\" must be an object or null");
+
+    json_t *g = json_object_get(f, "geometry");
+    if (g == NULL) {
+        if (mode != PROP_PATCH)
+            return fail(w, ERR_INVALID_ARGUMENT, "a feature needs a \"geometry\" member");
+    } else if (json_is_null(g)) {
+        if (!l->geom_nullable)
+            return fail(w, ERR_UNPROCESSABLE, "features of %s need a geometry", l->id);
+        fw->geom_given = true;
+    } else {
+        struct geojson_rules rules = { .types = l->geom_types,
+                                       .promote_multi = l->promote_multi,
+                                       .crs = w->in_crs };
+        const struct ogcapi_options *oo = w->r->app->ogcapi;
+        if (oo != NULL && oo->has_town_bbox) {
+            rules.has_bbox = true;
+            rules.min_lon = oo->town_bbox[0];
+            rules.min_lat = oo->town_bbox[1];
+            rules.max_lon = oo->town_bbox[2];
+            rules.max_lat = oo->town_bbox[3];
+        }
+        GEOSContextHandle_t h = geoctx_geos();
+        GEOSGeometry *geom = NULL;
+        struct geojson_error ge;
+        /* Lat/lon-ordered input (an EPSG URI as crs): read it with the axes swapped. */
+        json_t *input = w->in_swap ? swap_geometry_axes(g) : json_incref(g);
+        int rc = input ? geojson_read(h, input, &rules, &geom, &ge) : -1;
+        json_decref(input);
+        if (input == NULL)
+            return fail(w, ERR_INTERNAL, "out of memory");
+        if (rc != 0)
+            return fail(w, ge.kind, "geometry%s%s: %s (%s)", ge.path[0] ? " at " : "", ge.path,
+                        ge.message, ge.code);
+        GEOSWKBWriter *wr = GEOSWKBWriter_create_r(h);
+        size_t len = 0;
+        unsigned char *hex = GEOSWKBWriter_writeHEX_r(h, wr, geom, &len);
+        GEOSWKBWriter_destroy_r(h, wr);
+        GEOSGeom_destroy_r(h, geom);
+        if (hex == NULL)
+            return fail(w, ERR_INTERNAL, "could not encode the geometry");
+        fw->geom_hex = arena_strndup(w->r->arena, (const char *)hex, len);
+        GEOSFree_r(h, hex);
+        fw->geom_given = true;
+    }
+    char msg[300];
+    bool unproc = false;
+    if (fw->props == NULL) {
+        /* No properties: check an empty object, kept alive by the feature document. */
+        fw->props = json_object();
+        json_object_set_new(f, "properties", fw->props);
+    }
+    if (layerdef_check(l, fw->props, mode, "", msg, sizeof(msg), &unproc) != 0)
+        return fail(w, unproc ? ERR_UNPROCESSABLE : ERR_INVALID_ARGUMENT, "%s", msg);
+    return 0;
+}
+
+/* Maps a failed write statement to a client error with a reason. */
+static int db_fail(struct write_ctx *w, enum err e, bool deleting)
+{
+    enum db_violation v = db_error_violation(w->c);
+    const char *constraint = db_error_constraint(w->c);
+    if (v == DB_VIOLATION_FOREIGN_KEY)
+        return deleting ? fail(w, ERR_CONFLICT,
+                               "other records still refer to this feature (%s); remove them first",
+                               constraint)
+                        : fail(w, ERR_UNPROCESSABLE, "a referenced record does not exist (%s)",
+                               constraint);
+    if (v == DB_VIOLATION_CHECK)
+        return fail(w, ERR_UNPROCESSABLE, "the values break the rule %s", constraint);
+    if (v == DB_VIOLATION_UNIQUE)
+        return fail(w, ERR_CONFLICT, "a feature with these values exists (%s)", constraint);
+    if (e == ERR_INVALID_ARGUMENT)
+        return fail(w, e, "a value is not valid for its column: %s", db_error_message(w->c));
+    return fail(w, e, "could not write to %s", w->l->id);
+}
+
+/* Writes the children (patrol windows) of parent id: replaces them all. */
+static int write_children(struct write_ctx *w, long long id, json_t *children)
+{
+    const struct layer_def *cl = w->l->child;
+    char sid[24];
+    snprintf(sid, sizeof(sid), "%lld", id);
+    const char *p1[1] = { sid };
+    char *del =
+        arena_printf(w->r->arena, "DELETE FROM %s WHERE %s = $1::bigint", cl->id, w->l->child_fk);
+    enum err e = db_exec_params(w->c, del, 1, p1, NULL, w->r->rid);
+    if (e != ERR_OK)
+        return db_fail(w, e, false);
+    size_t i;
+    json_t *child;
+    json_array_foreach(children, i, child)
+    {
+        const char *params[QUERY_MAX_PARAMS];
+        char *owned[QUERY_MAX_PARAMS];
+        int n = 0;
+        char *cols = arena_strdup(w->r->arena, w->l->child_fk);
+        char *vals = arena_strdup(w->r->arena, "$1::bigint");
+        params[n] = sid;
+        owned[n++] = NULL;
+        const char *key;
+        json_t *v;
+        json_object_foreach(child, key, v)
+        {
+            const struct prop_def *p = layerdef_prop(cl, key);
+            owned[n] = layerdef_sql_value(p, v);
+            params[n] = owned[n];
+            n++;
+            cols = arena_printf(w->r->arena, "%s, %s", cols, p->name);
+            vals = arena_printf(w->r->arena, "%s, $%d%s", vals, n, layerdef_sql_cast(p));
+        }
+        char *sql =
+            arena_printf(w->r->arena, "INSERT INTO %s (%s) VALUES (%s)", cl->id, cols, vals);
+        e = db_exec_params(w->c, sql, n, params, NULL, w->r->rid);
+        for (int k = 0; k < n; k++)
+            free(owned[k]);
+        if (e != ERR_OK) {
+            snprintf(w->where + strlen(w->where), sizeof(w->where) - strlen(w->where),
+                     "windows[%zu]: ", i);
+            return db_fail(w, e, false);
+        }
+    }
+    return 0;
+}
+
+/*
+ * Inserts (fid 0) or updates feature fid from fw in mode. Returns 0 with *id_out set.
+ * Must run inside the caller's transaction.
+ */
+static int store_feature(struct write_ctx *w, struct feature_write *fw, enum prop_mode mode,
+                         long long fid, long long *id_out)
+{
+    const struct layer_def *l = w->l;
+    struct arena *a = w->r->arena;
+    const char *params[QUERY_MAX_PARAMS];
+    char *owned[QUERY_MAX_PARAMS] = { 0 };
+    int n = 0;
+    /* Parallel lists of columns and their value expressions. */
+    const char *cols[QUERY_MAX_PARAMS], *vals[QUERY_MAX_PARAMS];
+    int ncols = 0;
+
+    if (fw->geom_given) {
+        cols[ncols] = l->geom_col;
+        if (fw->geom_hex != NULL) {
+            params[n++] = fw->geom_hex;
+            vals[ncols++] = arena_printf(a, "ST_GeomFromWKB(decode($%d, 'hex'), 4326)", n);
+        } else {
+            vals[ncols++] = "NULL";
+        }
+    }
+    for (const struct prop_def *p = l->props; p->name != NULL; p++) {
+        if ((p->flags & PROP_READONLY) || (l->child_key && strcmp(p->name, l->child_key) == 0))
+            continue;
+        json_t *v = json_object_get(fw->props, p->name);
+        if (v == NULL && mode == PROP_PATCH)
+            continue;
+        cols[ncols] = p->name;
+        if (v == NULL) {
+            vals[ncols++] = "DEFAULT"; /* replace: what is not given is reset */
+        } else if (json_is_null(v)) {
+            vals[ncols++] = (p->flags & PROP_NULLABLE) ? "NULL" : "DEFAULT";
+        } else {
+            owned[n] = layerdef_sql_value(p, v);
+            params[n] = owned[n];
+            n++;
+            vals[ncols++] = arena_printf(a, "$%d%s", n, layerdef_sql_cast(p));
+        }
+    }
+    char *list1 = arena_strdup(a, ""), *list2 = arena_strdup(a, "");
+    for (int i = 0; i < ncols; i++) {
+        const char *sep = i ? ", " : "";
+        if (fid == 0) {
+            list1 = arena_printf(a, "%s%s%s", list1, sep, cols[i]);
+            list2 = arena_printf(a, "%s%s%s", list2, sep, vals[i]);
+        } else {
+            list1 = arena_printf(a, "%s%s%s = %s", list1, sep, cols[i], vals[i]);
+        }
+    }
+    char *sql;
+    if (fid == 0) {
+        sql = arena_printf(a, "INSERT INTO %s (%s) VALUES (%s) RETURNING id", l->id, list1, list2);
+    } else {
+        /* A patch of the children alone still touches the row: its version changes. */
+        params[n++] = arena_printf(a, "%lld", fid);
+        sql = arena_printf(a, "UPDATE %s SET %s WHERE id = $%d::bigint RETURNING id", l->id,
+                           ncols ? list1 : "updated_at = now()", n);
+    }
+    PGresult *res;
+    enum err e = db_exec_params(w->c, sql, n, params, &res, w->r->rid);
+    for (int k = 0; k < n; k++)
+        free(owned[k]);
+    if (e != ERR_OK)
+        return db_fail(w, e, false);
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return fail(w, ERR_NOT_FOUND, "no feature %lld in %s", fid, l->id);
+    }
+    *id_out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    json_t *children = l->child_key ? json_object_get(fw->props, l->child_key) : NULL;
+    if (l->child != NULL && (children != NULL || mode != PROP_PATCH)) {
+        json_t *none = json_array();
+        int rc = write_children(w, *id_out, json_is_array(children) ? children : none);
+        json_decref(none);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Opens a write: the layer must be writable, the body a JSON object, the database there. */
+static json_t *begin_write(struct req *r, struct write_ctx *w, const struct layer_def *l)
+{
+    memset(w, 0, sizeof(*w));
+    w->r = r;
+    w->l = l;
+    if (!l->writable) {
+        req_reply_error(r, ERR_METHOD_NOT_ALLOWED, "%s is imported data and read-only here", l->id);
+        req_add_header(r, "Allow", "GET");
+        return NULL;
+    }
+    /* Part 4 names the input CRS in Content-Crs; ?crs= is accepted too. */
+    const char *content_crs = req_header(r, "Content-Crs");
+    const char *name = req_query(r, "crs");
+    char *stripped = NULL;
+    if (content_crs != NULL) {
+        size_t len = strlen(content_crs);
+        if (len >= 2 && content_crs[0] == '<' && content_crs[len - 1] == '>')
+            stripped = arena_strndup(r->arena, content_crs + 1, len - 2);
+        else
+            stripped = arena_strdup(r->arena, content_crs);
+        name = stripped;
+    }
+    w->in_crs = CRS_WGS84;
+    if (name != NULL) {
+        if (crs_parse(name, &w->in_crs) != 0) {
+            req_reply_error(r, ERR_INVALID_ARGUMENT, "input CRS '%s' is not supported", name);
+            return NULL;
+        }
+        w->in_swap = crs_axis_lat_first(name);
+    }
+    json_t *doc = req_json_object(r);
+    if (doc == NULL)
+        return NULL;
+    return doc;
+}
+
+static int open_tx(struct write_ctx *w)
+{
+    char actor[160];
+    w->c = req_db_acquire(w->r);
+    if (w->c == NULL)
+        return -1;
+    auth_actor(req_identity(w->r), actor, sizeof(actor));
+    enum err e = db_begin(w->c, w->r->rid);
+    if (e == ERR_OK)
+        e = db_set_actor(w->c, actor, w->r->rid);
+    if (e != ERR_OK) {
+        req_db_release(w->r, w->c);
+        w->c = NULL;
+        req_reply_error(w->r, e, "the database is not available; retry shortly");
+        return -1;
+    }
+    return 0;
+}
+
+/* Ends the transaction: commits when ok, else rolls back and replies with w's error. */
+static int close_tx(struct write_ctx *w, bool ok)
+{
+    enum err e = ERR_OK;
+    if (ok) {
+        e = db_commit(w->c, w->r->rid);
+        if (e != ERR_OK)
+            fail(w, e, "the change could not be committed; nothing was written");
+    } else {
+        db_rollback(w->c, w->r->rid);
+    }
+    req_db_release(w->r, w->c);
+    w->c = NULL;
+    if (!ok || e != ERR_OK) {
+        req_reply_error(w->r, w->err ? w->err : ERR_INTERNAL, "%s", w->msg);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Locks feature fid for an edit and checks If-Match. Returns 0, or -1 with w's error set
+ * (404 no such feature, 412 a stale version).
+ */
+static int lock_version(struct write_ctx *w, long long fid)
+{
+    char sid[24];
+    snprintf(sid, sizeof(sid), "%lld", fid);
+    const char *params[1] = { sid };
+    char *sql = arena_printf(w->r->arena,
+                             "SELECT floor(extract(epoch FROM updated_at) * 1000000)::bigint"
+                             " FROM %s WHERE id = $1::bigint FOR UPDATE",
+                             w->l->id);
+    PGresult *res;
+    enum err e = db_exec_params(w->c, sql, 1, params, &res, w->r->rid);
+    if (e != ERR_OK)
+        return db_fail(w, e, false);
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return fail(w, ERR_NOT_FOUND, "no feature %lld in %s", fid, w->l->id);
+    }
+    char etag[40];
+    snprintf(etag, sizeof(etag), "\"%s\"", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    const char *match = req_header(w->r, "If-Match");
+    if (match != NULL && strcmp(match, "*") != 0 && strstr(match, etag) == NULL)
+        return fail(w, ERR_PRECONDITION,
+                    "feature %lld was changed since you read it (it is now %s, you had %s); "
+                    "read it again",
+                    fid, etag, match);
+    return 0;
+}
+
+static void post_items(struct req *r)
+{
+    const struct layer_def *l = path_layer(r);
+    struct write_ctx w;
+    if (l == NULL)
+        return;
+    json_t *doc = begin_write(r, &w, l);
+    if (doc == NULL)
+        return;
+    json_t *type = json_object_get(doc, "type");
+    bool many = json_is_string(type) && strcmp(json_string_value(type), "FeatureCollection") == 0;
+    json_t *features = many ? json_object_get(doc, "features") : NULL;
+    if (many && !json_is_array(features)) {
+        req_reply_error(r, ERR_INVALID_ARGUMENT, "a FeatureCollection needs a \"features\" array");
+        json_decref(doc);
+        return;
+    }
+    if (many && json_object_get(doc, "crs") != NULL) {
+        req_reply_error(r, ERR_INVALID_ARGUMENT,
+                        "a \"crs\" member is not GeoJSON (RFC 7946); send WGS84 or use ?crs=");
+        json_decref(doc);
+        return;
+    }
+    size_t count = many ? json_array_size(features) : 1;
+    if (count == 0) {
+        req_reply_error(r, ERR_INVALID_ARGUMENT, "the FeatureCollection is empty");
+        json_decref(doc);
+        return;
+    }
+    struct feature_write *fws = arena_calloc(r->arena, count, sizeof(*fws));
+    /* Everything is checked before anything is written. */
+    for (size_t i = 0; i < count; i++) {
+        if (many)
+            snprintf(w.where, sizeof(w.where), "features[%zu]: ", i);
+        if (check_feature(&w, many ? json_array_get(features, i) : doc, PROP_CREATE, &fws[i], 0) !=
+            0) {
+            req_reply_error(r, w.err, "%s", w.msg);
+            json_decref(doc);
+            return;
+        }
+    }
+    if (open_tx(&w) != 0) {
+        json_decref(doc);
+        return;
+    }
+    json_t *ids = json_array();
+    long long id = 0;
+    bool ok = true;
+    for (size_t i = 0; i < count && ok; i++) {
+        if (many)
+            snprintf(w.where, sizeof(w.where), "features[%zu]: ", i);
+        ok = store_feature(&w, &fws[i], PROP_CREATE, 0, &id) == 0;
+        json_array_append_new(ids, json_integer(id));
+    }
+    struct out_crs oc = { CRS_WGS84, false, crs_uri(CRS_WGS84) };
+    long long version = 0;
+    json_t *f = NULL;
+    if (ok && !many) {
+        enum err e;
+        f = read_feature(r, w.c, l, id, &oc, &version, &e);
+        if (f == NULL)
+            ok = fail(&w, e, "could not read back the new feature") == 0;
+    }
+    json_decref(doc);
+    if (close_tx(&w, ok) != 0) {
+        json_decref(ids);
+        json_decref(f);
+        return;
+    }
+    if (!many) {
+        json_decref(ids);
+        reply_feature(r, 201, l, f, id, version, &oc);
+        return;
+    }
+    req_reply_json(
+        r, 201,
+        json_pack("{s:s,s:i,s:o}", "collection", l->id, "numberCreated", (int)count, "ids", ids));
+    req_add_header(r, "Location",
+                   arena_printf(r->arena, "%s/collections/%s/items", base_url(r), l->id));
+}
+
+/* PUT (replace) and PATCH (merge) of one feature. */
+static void edit_item(struct req *r, enum prop_mode mode)
+{
+    const struct layer_def *l = path_layer(r);
+    struct write_ctx w;
+    long long fid, id = 0, version = 0;
+    if (l == NULL || path_fid(r, &fid) != 0)
+        return;
+    json_t *doc = begin_write(r, &w, l);
+    if (doc == NULL)
+        return;
+    struct feature_write fw;
+    if (check_feature(&w, doc, mode, &fw, fid) != 0) {
+        req_reply_error(r, w.err, "%s", w.msg);
+        json_decref(doc);
+        return;
+    }
+    if (open_tx(&w) != 0) {
+        json_decref(doc);
+        return;
+    }
+    struct out_crs oc = { CRS_WGS84, false, crs_uri(CRS_WGS84) };
+    json_t *f = NULL;
+    bool ok = lock_version(&w, fid) == 0 && store_feature(&w, &fw, mode, fid, &id) == 0;
+    if (ok) {
+        enum err e;
+        f = read_feature(r, w.c, l, fid, &oc, &version, &e);
+        if (f == NULL)
+            ok = fail(&w, e, "could not read back the feature") == 0;
+    }
+    json_decref(doc);
+    if (close_tx(&w, ok) != 0) {
+        json_decref(f);
+        return;
+    }
+    reply_feature(r, 200, l, f, fid, version, &oc);
+}
+
+static void put_item(struct req *r)
+{
+    edit_item(r, PROP_REPLACE);
+}
+
+static void patch_item(struct req *r)
+{
+    edit_item(r, PROP_PATCH);
+}
+
+static void delete_item(struct req *r)
+{
+    const struct layer_def *l = path_layer(r);
+    struct write_ctx w = { .r = r, .l = l };
+    long long fid;
+    if (l == NULL || path_fid(r, &fid) != 0)
+        return;
+    if (!l->writable) {
+        req_reply_error(r, ERR_METHOD_NOT_ALLOWED, "%s is imported data and read-only here", l->id);
+        req_add_header(r, "Allow", "GET");
+        return;
+    }
+    if (open_tx(&w) != 0)
+        return;
+    bool ok = lock_version(&w, fid) == 0;
+    if (ok) {
+        char sid[24];
+        snprintf(sid, sizeof(sid), "%lld", fid);
+        const char *params[1] = { sid };
+        char *sql = arena_printf(r->arena, "DELETE FROM %s WHERE id = $1::bigint", l->id);
+        enum err e = db_exec_params(w.c, sql, 1, params, NULL, r->rid);
+        if (e != ERR_OK)
+            ok = db_fail(&w, e, true) == 0;
+    }
+    if (close_tx(&w, ok) != 0)
+        return;
+    req_reply(r, 204, "application/json", "", 0);
+}
+
+static const struct route feature_routes[] = {
+    { "GET", "/", get_landing, ROLES_PUBLIC, 0, NULL, "OGC API landing page", "features" },
+    { "GET", "/conformance", get_conformance, ROLES_PUBLIC, 0, NULL, "OGC API conformance classes",
+      "features" },
+    { "GET", "/collections", get_collections, ROLES_READ, 0, NULL, "The town's layers",
+      "features" },
+    { "GET", "/collections/{cid}", get_collection, ROLES_READ, 0, NULL, "One layer", "features" },
+    { "GET", "/collections/{cid}/schema.xsd", get_schema, ROLES_READ, 0, NULL,
+      "XML Schema of a layer's features (field types for GDAL and QGIS)", "features" },
+    { "GET", "/collections/{cid}/items", get_items, ROLES_READ, 0, NULL,
+      "Features of a layer (bbox, datetime, limit, offset, crs, property filters)", "features" },
+    { "POST", "/collections/{cid}/items", post_items, ROLES_EDIT, FEATURES_MAX_BODY,
+      FEATURES_WRITE_TYPES, "Create a feature, or a FeatureCollection in one transaction",
+      "features" },
+    { "GET", "/collections/{cid}/items/{fid}", get_item, ROLES_READ, 0, NULL, "One feature",
+      "features" },
+    { "PUT", "/collections/{cid}/items/{fid}", put_item, ROLES_EDIT, FEATURES_MAX_BODY,
+      FEATURES_WRITE_TYPES, "Replace a feature (If-Match: its ETag)", "features" },
+    { "PATCH", "/collections/{cid}/items/{fid}", patch_item, ROLES_EDIT, FEATURES_MAX_BODY,
+      FEATURES_PATCH_TYPES, "Update a feature by merge (If-Match: its ETag)", "features" },
+    { "DELETE", "/collections/{cid}/items/{fid}", delete_item, ROLES_EDIT, 0, NULL,
+      "Delete a feature (If-Match: its ETag)", "features" },
+};
+
+enum err api_features_register(struct router *rt)
+{
+    return router_add(rt, feature_routes, sizeof(feature_routes) / sizeof(feature_routes[0]));
+}
