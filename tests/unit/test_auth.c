@@ -6,7 +6,6 @@
 #include <cmocka.h>
 
 #include "auth.h"
-#include "router.h"
 
 #include <string.h>
 
