@@ -23,6 +23,7 @@
 #include "app.h"
 #include "arena.h"
 #include "auth.h"
+#include "clock.h"
 #include "db.h"
 #include "engine.h"
 #include "eventhub.h"
@@ -33,6 +34,7 @@
 #include "parse.h"
 #include "pgjson.h"
 #include "router.h"
+#include "strbuf.h"
 #include "tzconv.h"
 #include "visits.h"
 
@@ -300,7 +302,7 @@ static void get_report_checkins(struct req *r)
     char *from = arena_strdup(r->arena, PQgetvalue(range, 0, 0));
     char *to = arena_strdup(r->arena, PQgetvalue(range, 0, 1));
     bool ordered = PQgetvalue(range, 0, 2)[0] == 't';
-    long days = strtol(PQgetvalue(range, 0, 3), NULL, 10);
+    long days = parse_cell_i64(PQgetvalue(range, 0, 3));
     PQclear(range);
     if (!ordered || days > 366) {
         req_reply_error(r, ERR_INVALID_ARGUMENT,
@@ -464,47 +466,28 @@ static void get_events(struct req *r)
 
 struct sse {
     struct eventhub *hub;
-    int64_t cursor; /* the last event id looked at */
-    char *kind;     /* filter, or NULL */
-    int64_t device; /* filter, or 0 */
-    char *buf;      /* bytes still to send: buf[off .. len) */
-    size_t len, off, cap;
+    int64_t cursor;    /* the last event id looked at */
+    char *kind;        /* filter, or NULL */
+    int64_t device;    /* filter, or 0 */
+    struct strbuf out; /* bytes still to send: out.p[off .. out.len) */
+    size_t off;
     int64_t last_write_ms; /* monotonic */
     bool end;              /* end the body once buf is sent */
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool sse_append(struct sse *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static bool sse_append(struct sse *s, const char *fmt, ...)
 {
+    size_t before = s->out.len;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    strbuf_vprintf(&s->out, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return false;
-    if (s->len + (size_t)n + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 1024;
-        while (cap < s->len + (size_t)n + 1)
-            cap *= 2;
-        char *g = realloc(s->buf, cap);
-        if (g == NULL)
-            return false;
-        s->buf = g;
-        s->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(s->buf + s->len, s->cap - s->len, fmt, ap);
-    va_end(ap);
-    s->len += (size_t)n;
-    return true;
+    if (strbuf_error(&s->out) == ERR_OK)
+        return true;
+    strbuf_truncate(&s->out, before); /* out of memory: keep what was queued before */
+    return false;
 }
 
 static bool sse_wants(const struct sse *s, const char *kind, int64_t device)
@@ -515,25 +498,27 @@ static bool sse_wants(const struct sse *s, const char *kind, int64_t device)
 
 static long sse_take(struct sse *s, char *buf, size_t max)
 {
-    size_t n = s->len - s->off;
+    size_t n = s->out.len - s->off;
     if (n > max)
         n = max;
-    memcpy(buf, s->buf + s->off, n);
+    memcpy(buf, s->out.p + s->off, n);
     s->off += n;
-    if (s->off == s->len)
-        s->off = s->len = 0;
-    s->last_write_ms = mono_ms();
+    if (s->off == s->out.len) {
+        s->off = 0;
+        strbuf_truncate(&s->out, 0);
+    }
+    s->last_write_ms = clock_mono_ms();
     return (long)n;
 }
 
 static long sse_read(void *ctx, char *buf, size_t max)
 {
     struct sse *s = ctx;
-    if (s->off < s->len)
+    if (s->off < s->out.len)
         return sse_take(s, buf, max);
     if (s->end)
         return -1;
-    for (int k = 0; k < 256 && s->len < 65536; k++) {
+    for (int k = 0; k < 256 && s->out.len < 65536; k++) {
         struct eventhub_event ev;
         enum eventhub_read rc = eventhub_next(s->hub, s->cursor, &ev);
         if (rc == EVENTHUB_GAP) {
@@ -551,11 +536,12 @@ static long sse_read(void *ctx, char *buf, size_t max)
         if (!ok)
             break;
     }
-    if (s->len > 0)
+    if (s->out.len > 0)
         return sse_take(s, buf, max);
     if (s->end)
         return -1;
-    if (mono_ms() - s->last_write_ms >= STREAM_HEARTBEAT_MS && sse_append(s, ": heartbeat\n\n"))
+    if (clock_mono_ms() - s->last_write_ms >= STREAM_HEARTBEAT_MS &&
+        sse_append(s, ": heartbeat\n\n"))
         return sse_take(s, buf, max);
     return 0;
 }
@@ -564,14 +550,14 @@ static int sse_ready(void *ctx)
 {
     struct sse *s = ctx;
     return s->end || eventhub_last_id(s->hub) > s->cursor ||
-           mono_ms() - s->last_write_ms >= STREAM_HEARTBEAT_MS;
+           clock_mono_ms() - s->last_write_ms >= STREAM_HEARTBEAT_MS;
 }
 
 static void sse_free(void *ctx)
 {
     struct sse *s = ctx;
     free(s->kind);
-    free(s->buf);
+    strbuf_free(&s->out);
     free(s);
 }
 
@@ -612,8 +598,8 @@ static void get_events_stream(struct req *r)
         return;
     }
     s->hub = engine_events(r->app->engine);
-    s->device = dev ? strtoll(dev, NULL, 10) : 0;
-    s->last_write_ms = mono_ms();
+    s->device = dev ? parse_cell_i64(dev) : 0;
+    s->last_write_ms = clock_mono_ms();
     /* From now on, unless the client resumes: then what it missed, from the database first. */
     s->cursor = eventhub_last_id(s->hub);
     bool ok = sse_append(s, "retry: %d\n: patrolgis events\n\n", STREAM_RETRY_MS);
@@ -633,7 +619,7 @@ static void get_events_stream(struct req *r)
             json_decref(j);
             ok = text != NULL && sse_append(s, "id: %s\ndata: %s\n\n", PQgetvalue(res, i, 0), text);
             free(text);
-            s->cursor = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+            s->cursor = parse_cell_i64(PQgetvalue(res, i, 0));
         }
         /* A full backlog may not be all: end after it, the client resumes from its last id. */
         if (PQntuples(res) == STREAM_BACKLOG)
@@ -714,8 +700,8 @@ static void get_track(struct req *r)
     int64_t prev = 0;
     long isolated = 0, flagged = 0;
     for (int i = 0; i < n; i++) {
-        int64_t t = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-        if (strtol(PQgetvalue(res, i, 3), NULL, 10) != 0)
+        int64_t t = parse_cell_i64(PQgetvalue(res, i, 0));
+        if (parse_cell_i64(PQgetvalue(res, i, 3)) != 0)
             flagged++;
         if (line == NULL || t - prev > gap_ms) {
             if (line != NULL && json_array_size(line) < 2)
@@ -730,8 +716,8 @@ static void get_track(struct req *r)
             line = json_array();
             ltimes = json_array();
         }
-        json_array_append_new(line, json_pack("[ff]", strtod(PQgetvalue(res, i, 1), NULL),
-                                              strtod(PQgetvalue(res, i, 2), NULL)));
+        json_array_append_new(line, json_pack("[ff]", parse_cell_double(PQgetvalue(res, i, 1)),
+                                              parse_cell_double(PQgetvalue(res, i, 2))));
         json_array_append_new(ltimes, json_integer((json_int_t)t));
         prev = t;
     }

@@ -8,10 +8,12 @@
 #include "config.h"
 #include "db.h"
 #include "migrate.h"
+#include "parse.h"
 
 #include <jansson.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -158,9 +160,9 @@ static int cmd_token(struct account_ctx *x, int argc, char **argv)
         const char *device = flag(argc, argv, 2, "--device", &bad);
         const char *label = flag(argc, argv, 2, "--label", &bad);
         const char *days_s = flag(argc, argv, 2, "--expires-days", &bad);
-        char *end = NULL;
-        long days = days_s ? strtol(days_s, &end, 10) : 0;
-        if (bad || (user == NULL) == (device == NULL) || (days_s && *end != '\0')) {
+        long days = 0;
+        if (bad || (user == NULL) == (device == NULL) ||
+            (days_s && parse_long(days_s, LONG_MIN, LONG_MAX, &days) != ERR_OK)) {
             fprintf(stderr, "usage: patrold token issue --user NAME | --device NAME "
                             "[--label TEXT] [--expires-days N]\n");
             return 2;
@@ -176,12 +178,12 @@ static int cmd_token(struct account_ctx *x, int argc, char **argv)
         return report(e, x->msg);
     }
     if (argc == 3 && strcmp(argv[1], "revoke") == 0) {
-        char *end;
-        id = strtoll(argv[2], &end, 10);
-        if (*end != '\0' || id <= 0) {
+        int64_t v;
+        if (parse_i64(argv[2], 1, INT64_MAX, &v) != ERR_OK) {
             fprintf(stderr, "usage: patrold token revoke ID\n");
             return 2;
         }
+        id = v;
         enum err e = accounts_token_revoke(x, id);
         if (e == ERR_OK)
             fprintf(stderr, "patrold: token %lld revoked\n", id);

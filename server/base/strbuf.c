@@ -28,6 +28,15 @@ void strbuf_reset(struct strbuf *b)
     b->err = ERR_OK;
 }
 
+void strbuf_truncate(struct strbuf *b, size_t len)
+{
+    if (len < b->len)
+        b->len = len;
+    if (b->p != NULL)
+        b->p[b->len] = '\0';
+    b->err = ERR_OK;
+}
+
 enum err strbuf_reserve(struct strbuf *b, size_t n)
 {
     if (b->err != ERR_OK)

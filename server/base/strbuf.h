@@ -32,6 +32,10 @@ void strbuf_free(struct strbuf *b);
 /* Empties b, keeping its allocation and cap, and clears a failure. */
 void strbuf_reset(struct strbuf *b);
 
+/* Cuts b back to its first len bytes (len <= b->len) and clears a failure: to drop what was
+ * sent, or to undo an append that failed. */
+void strbuf_truncate(struct strbuf *b, size_t len);
+
 /* Makes room for n more bytes (plus the NUL). ERR_OK, or the sticky failure. */
 enum err strbuf_reserve(struct strbuf *b, size_t n);
 

@@ -9,6 +9,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "parse.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -458,13 +459,13 @@ static enum err step_window(struct work *w, const struct ingest_fix *fixes,
     }
     size_t r = 0, j = 0, n = 0;
     while (r < nrows || j < m) {
-        int64_t tr = r < nrows ? strtoll(PQgetvalue(res, (int)r, 0), NULL, 10) : INT64_MAX;
+        int64_t tr = r < nrows ? parse_cell_i64(PQgetvalue(res, (int)r, 0)) : INT64_MAX;
         struct ingest_pt *p = &win->pts[n];
         if (r < nrows && (j == m || tr <= k[j].t)) {
             p->t_ms = tr;
-            p->lon = strtod(PQgetvalue(res, (int)r, 1), NULL);
-            p->lat = strtod(PQgetvalue(res, (int)r, 2), NULL);
-            p->flags = (int)strtol(PQgetvalue(res, (int)r, 3), NULL, 10);
+            p->lon = parse_cell_double(PQgetvalue(res, (int)r, 1));
+            p->lat = parse_cell_double(PQgetvalue(res, (int)r, 2));
+            p->flags = (int)parse_cell_i64(PQgetvalue(res, (int)r, 3));
             win->from[n++] = -1;
             if (j < m && tr == k[j].t)
                 j++; /* stored already: a duplicate */

@@ -5,6 +5,7 @@
 
 #include "db.h"
 #include "auth.h"
+#include "parse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,7 +97,7 @@ enum err accounts_user_create(struct account_ctx *x, const char *name, const cha
     PGresult *res;
     e = db_exec(x->c, &st_user_insert, 4, params, &res, x->rid);
     if (e == ERR_OK) {
-        *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        *id = parse_cell_i64(PQgetvalue(res, 0, 0));
         snprintf(created_at, created_len, "%s", PQgetvalue(res, 0, 1));
         PQclear(res);
     } else {
@@ -137,7 +138,7 @@ static enum err token_insert(struct account_ctx *x, enum who_kind kind, const ch
     enum err e = db_exec(x->c, &st_token_insert, 5, params, &res, x->rid);
     if (e != ERR_OK)
         return db_failure(x, e, "the token");
-    *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    *id = parse_cell_i64(PQgetvalue(res, 0, 0));
     if (expires_at != NULL)
         snprintf(expires_at, expires_len, "%s", PQgetvalue(res, 0, 1));
     PQclear(res);
@@ -230,7 +231,7 @@ enum err accounts_device_create(struct account_ctx *x, const char *name, const c
     PGresult *res;
     e = db_exec(x->c, &st_device_insert, 4, params, &res, x->rid);
     if (e == ERR_OK) {
-        *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        *id = parse_cell_i64(PQgetvalue(res, 0, 0));
         PQclear(res);
         snprintf(sid, sizeof(sid), "%lld", *id);
         e = token_insert(x, WHO_DEVICE, sid, "device", 0, token, &token_id, NULL, 0);

@@ -7,6 +7,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "parse.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -50,8 +51,8 @@ enum err maint_run(struct db_conn *c, long retention_days, int *created, int *dr
         snprintf(msg, msglen, "partition maintenance failed: %s", db_error_message(c));
         return e;
     }
-    *created = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
-    *dropped = (int)strtol(PQgetvalue(res, 0, 1), NULL, 10);
+    *created = (int)parse_cell_i64(PQgetvalue(res, 0, 0));
+    *dropped = (int)parse_cell_i64(PQgetvalue(res, 0, 1));
     if (retention_days > 0)
         snprintf(msg, msglen,
                  "partition maintenance: %d partition(s) created ahead, %d dropped before %s "

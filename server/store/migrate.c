@@ -5,6 +5,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "parse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,7 @@ enum err migrate_current(struct db_conn *c, int *version, char *msg, size_t msgl
         snprintf(msg, msglen, "cannot read the schema version: %s", db_error_message(c));
         return e;
     }
-    *version = (int)strtol(PQgetvalue(res, 0, 0), NULL, 10);
+    *version = (int)parse_cell_i64(PQgetvalue(res, 0, 0));
     PQclear(res);
     return ERR_OK;
 }

@@ -2,6 +2,7 @@
  * pgjson.c - PGresult to JSON rows and to CSV (see pgjson.h).
  */
 #include "pgjson.h"
+#include "parse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,11 +30,11 @@ static json_t *cell(const PGresult *res, int row, int col)
     case OID_INT2:
     case OID_INT4:
     case OID_INT8:
-        return json_integer(strtoll(v, NULL, 10));
+        return json_integer(parse_cell_i64(v));
     case OID_FLOAT4:
     case OID_FLOAT8:
     case OID_NUMERIC:
-        return json_real(strtod(v, NULL));
+        return json_real(parse_cell_double(v));
     case OID_JSON:
     case OID_JSONB: {
         json_t *j = json_loads(v, JSON_DECODE_ANY, NULL);
