@@ -4,6 +4,7 @@
 #include "pgjson.h"
 #include "parse.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +34,12 @@ static json_t *cell(const PGresult *res, int row, int col)
         return json_integer(parse_cell_i64(v));
     case OID_FLOAT4:
     case OID_FLOAT8:
-    case OID_NUMERIC:
-        return json_real(parse_cell_double(v));
+    case OID_NUMERIC: {
+        /* NaN, ±Infinity and numerics beyond a double have no JSON number: their text. */
+        double d = parse_cell_double(v);
+        json_t *j = isfinite(d) ? json_real(d) : NULL;
+        return j ? j : json_string(v);
+    }
     case OID_JSON:
     case OID_JSONB: {
         json_t *j = json_loads(v, JSON_DECODE_ANY, NULL);
@@ -65,7 +70,8 @@ json_t *pgjson_rows(const PGresult *res)
 static void csv_field(FILE *f, const char *v, int text)
 {
     int quote = strpbrk(v, ",\"\r\n") != NULL;
-    int formula = text && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@');
+    /* OWASP's formula triggers: a spreadsheet that trims a leading tab or CR sees the rest. */
+    int formula = text && v[0] != '\0' && strchr("=+-@\t\r", v[0]) != NULL;
     if (quote || formula)
         fputc('"', f);
     if (formula)

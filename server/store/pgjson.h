@@ -15,7 +15,7 @@ json_t *pgjson_rows(const PGresult *res);
 /*
  * The result as CSV text (new, free it): a UTF-8 byte order mark so Excel reads Chinese
  * text, a header row of column names, RFC 4180 quoting, CRLF line ends. Text cells that a
- * spreadsheet would run as a formula (starting with = + - @) are prefixed with a quote.
+ * spreadsheet would run as a formula (starting with = + - @, tab or CR) are prefixed with a quote.
  * *len receives the length. NULL when out of memory.
  */
 char *pgjson_csv(const PGresult *res, size_t *len);
