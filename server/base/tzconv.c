@@ -4,6 +4,7 @@
  */
 #include "tzconv.h"
 
+#include <stdbool.h>
 #include <time.h>
 
 static int64_t fixed_to_utc(const struct tzconv *tz, int64_t local_s)
@@ -29,22 +30,33 @@ static int64_t floor_div(int64_t a, int64_t b)
     return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
+/* The process zone's UTC offset at UTC second t (localtime_r: thread-safe, no hidden state). */
+static int64_t process_offset(int64_t t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (localtime_r(&tt, &tm) == NULL)
+        return 0;
+    return tm.tm_gmtoff;
+}
+
+/*
+ * Not mktime: with tm_isdst = -1 glibc picks the occurrence of a repeated time whose offset
+ * the previous mktime call of the process used, so the answer would depend on history. The
+ * offsets a day before and a day after bracket any transition (zones change at most a few
+ * times a year); a candidate is valid when the zone really has that offset at its instant.
+ */
 static int64_t process_to_utc(const struct tzconv *tz, int64_t local_s)
 {
     (void)tz;
-    int32_t y, m, d;
-    int64_t days = floor_div(local_s, 86400);
-    int64_t sec = local_s - days * 86400;
-    tzconv_civil_from_days((int32_t)days, &y, &m, &d);
-    struct tm tm = { 0 };
-    tm.tm_year = y - 1900;
-    tm.tm_mon = m - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = (int)(sec / 3600);
-    tm.tm_min = (int)(sec / 60 % 60);
-    tm.tm_sec = (int)(sec % 60);
-    tm.tm_isdst = -1;
-    return (int64_t)mktime(&tm);
+    int64_t before = process_offset(local_s - 86400), after = process_offset(local_s + 86400);
+    int64_t t1 = local_s - before, t2 = local_s - after;
+    bool ok1 = process_offset(t1) == before, ok2 = process_offset(t2) == after;
+    if (ok1 && ok2)
+        return t1 < t2 ? t1 : t2; /* repeated: the first occurrence */
+    if (ok2)
+        return t2;
+    return t1; /* valid, or skipped by the change: as if the old offset still held */
 }
 
 static int64_t process_to_local(const struct tzconv *tz, int64_t utc_s)

@@ -20,7 +20,7 @@ struct tzconv {
     /*
      * UTC seconds of local wall-clock time local_s (seconds since 1970-01-01T00:00 on the local
      * calendar). A local time skipped by a DST change is taken as if the old offset still held,
-     * a repeated one as its first occurrence (mktime's choice for tm_isdst = -1).
+     * a repeated one as its first occurrence, whatever was converted before.
      */
     int64_t (*local_to_utc)(const struct tzconv *tz, int64_t local_s);
     /* Local wall-clock seconds (as above) of UTC seconds utc_s. */
