@@ -31,7 +31,7 @@ void log_set_level(enum log_level level)
     atomic_store(&log_threshold, (int)level);
 }
 
-int log_enabled(enum log_level level)
+static int log_enabled(enum log_level level)
 {
     return (int)level >= atomic_load(&log_threshold);
 }

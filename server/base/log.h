@@ -12,7 +12,6 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 int log_level_parse(const char *s);
 
 void log_set_level(enum log_level level);
-int log_enabled(enum log_level level);
 
 /* Writes a record; rid may be NULL (no request). */
 void log_msg(enum log_level level, const char *rid, const char *fmt, ...)

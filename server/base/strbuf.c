@@ -20,14 +20,6 @@ void strbuf_free(struct strbuf *b)
     strbuf_init(b, max);
 }
 
-void strbuf_reset(struct strbuf *b)
-{
-    b->len = 0;
-    if (b->p != NULL)
-        b->p[0] = '\0';
-    b->err = ERR_OK;
-}
-
 void strbuf_truncate(struct strbuf *b, size_t len)
 {
     if (len < b->len)
@@ -37,7 +29,8 @@ void strbuf_truncate(struct strbuf *b, size_t len)
     b->err = ERR_OK;
 }
 
-enum err strbuf_reserve(struct strbuf *b, size_t n)
+/* Makes room for n more bytes (plus the NUL). ERR_OK, or the sticky failure. */
+static enum err strbuf_reserve(struct strbuf *b, size_t n)
 {
     if (b->err != ERR_OK)
         return b->err;

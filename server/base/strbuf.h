@@ -29,15 +29,9 @@ void strbuf_init(struct strbuf *b, size_t max);
 /* Frees the bytes and empties b (it can be used again). strbuf_free of an empty b is a no-op. */
 void strbuf_free(struct strbuf *b);
 
-/* Empties b, keeping its allocation and cap, and clears a failure. */
-void strbuf_reset(struct strbuf *b);
-
 /* Cuts b back to its first len bytes (len <= b->len) and clears a failure: to drop what was
  * sent, or to undo an append that failed. */
 void strbuf_truncate(struct strbuf *b, size_t len);
-
-/* Makes room for n more bytes (plus the NUL). ERR_OK, or the sticky failure. */
-enum err strbuf_reserve(struct strbuf *b, size_t n);
 
 /* Appends n bytes / a string / formatted text. */
 void strbuf_add(struct strbuf *b, const void *bytes, size_t n);

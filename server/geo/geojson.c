@@ -576,7 +576,43 @@ static json_t *write_linear(const struct writer *w, const GEOSGeometry *g)
     return seq ? write_sequence(w, seq, false) : NULL;
 }
 
-/* A ring, turned counter-clockwise (exterior) or clockwise (hole) as RFC 7946 asks. */
+/*
+ * Twice the signed area of seq as it will be written (rounded), > 0 for counter-clockwise.
+ * With rounding, coordinates are taken relative to the first vertex in units of the output
+ * grid, which are whole numbers that long double multiplies exactly for degrees.
+ */
+static long double written_area2(const struct writer *w, const GEOSCoordSequence *seq, unsigned n)
+{
+    long double sum = 0, px = 0, py = 0;
+    long double s = w->scale != 0.0 ? (long double)w->scale : 1.0L;
+    double x0 = 0, y0 = 0;
+    for (unsigned i = 0; i < n; i++) {
+        double x, y;
+        if (GEOSCoordSeq_getXY_r(w->h, seq, i, &x, &y) == 0)
+            return 0;
+        x = round_to(w, x);
+        y = round_to(w, y);
+        if (i == 0) {
+            x0 = x;
+            y0 = y;
+        }
+        long double dx = ((long double)x - x0) * s, dy = ((long double)y - y0) * s;
+        if (w->scale != 0.0) {
+            dx = roundl(dx);
+            dy = roundl(dy);
+        }
+        sum += px * dy - dx * py;
+        px = dx;
+        py = dy;
+    }
+    return sum;
+}
+
+/*
+ * A ring, turned counter-clockwise (exterior) or clockwise (hole) as RFC 7946 asks, judged on
+ * the coordinates as written: rounding can flip a tiny ring, so the rounded ring decides; one
+ * that rounds to no area keeps the orientation GEOS sees in the original.
+ */
 static json_t *write_ring(const struct writer *w, const GEOSGeometry *ring, bool exterior)
 {
     const GEOSCoordSequence *seq = GEOSGeom_getCoordSeq_r(w->h, ring);
@@ -586,9 +622,13 @@ static json_t *write_ring(const struct writer *w, const GEOSGeometry *ring, bool
     bool reverse = false;
     unsigned n = 0;
     /* isCCW needs a proper ring; an empty one has no orientation to fix */
-    if (GEOSCoordSeq_getSize_r(w->h, seq, &n) != 0 && n >= 4 &&
-        GEOSCoordSeq_isCCW_r(w->h, seq, &ccw) != 0)
-        reverse = exterior ? !ccw : ccw;
+    if (GEOSCoordSeq_getSize_r(w->h, seq, &n) != 0 && n >= 4) {
+        long double area2 = written_area2(w, seq, n);
+        if (area2 != 0)
+            reverse = exterior ? area2 < 0 : area2 > 0;
+        else if (GEOSCoordSeq_isCCW_r(w->h, seq, &ccw) != 0)
+            reverse = exterior ? !ccw : ccw;
+    }
     return write_sequence(w, seq, reverse);
 }
 

@@ -66,7 +66,8 @@ enum err api_arg_format(struct req *r, bool *csv)
     return ERR_INVALID_ARGUMENT;
 }
 
-void api_reply_csv(struct req *r, const PGresult *res, const char *filename)
+/* Replies 200 with res as CSV, offered for download as "<filename>.csv". */
+static void api_reply_csv(struct req *r, const PGresult *res, const char *filename)
 {
     size_t len = 0;
     char *csv = pgjson_csv(res, &len);

@@ -32,9 +32,6 @@ enum err api_arg_count(struct req *r, const char *name, long def, long min, long
 /* `format`: absent or json (*csv false), csv (*csv true); anything else 400. */
 enum err api_arg_format(struct req *r, bool *csv);
 
-/* Replies 200 with res as CSV, offered for download as "<filename>.csv". */
-void api_reply_csv(struct req *r, const PGresult *res, const char *filename);
-
 /*
  * Replies 200 with the rows of res: as CSV (api_reply_csv) when csv, else as the JSON object
  * body (taken; released either way) with "count" (the number of rows) and rows_key (the rows,

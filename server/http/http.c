@@ -207,7 +207,11 @@ static enum MHD_Result sum_header(void *cls, enum MHD_ValueKind kind, const char
     return MHD_YES;
 }
 
-bool http_media_type_in(const char *list, const char *content_type)
+/*
+ * Does the media type of content_type (parameters ignored; NULL never matches) appear in list,
+ * a comma-separated list of types ("a/b,c/d")? Case-insensitive, as media types are.
+ */
+static bool http_media_type_in(const char *list, const char *content_type)
 {
     if (content_type == NULL)
         return false;

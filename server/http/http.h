@@ -137,12 +137,6 @@ void req_reply_stream(struct req *r, int status, const char *content_type,
 /* Adds a response header (name and value borrowed: static or arena). */
 void req_add_header(struct req *r, const char *name, const char *value);
 
-/*
- * Does the media type of content_type (parameters ignored; NULL never matches) appear in list,
- * a comma-separated list of types ("a/b,c/d")? Case-insensitive, as media types are.
- */
-bool http_media_type_in(const char *list, const char *content_type);
-
 /* Is the request's Content-Type (parameters ignored) the media type type? */
 bool req_media_is(struct req *r, const char *type);
 

@@ -9,6 +9,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "strbuf.h"
 #include "parse.h"
 
 #include <math.h>
@@ -20,71 +21,17 @@
 #define XSTR(x) STR_(x)
 #define STR_(x) #x
 
-/* ---- a growable buffer: array literals and the binary COPY data ---- */
-
-struct sbuf {
-    char *s;
-    size_t len, cap;
-    int failed;
-};
-
-/* Makes room for n more bytes; on failure marks b failed and returns -1. */
-static int sb_reserve(struct sbuf *b, size_t n)
-{
-    if (b->failed)
-        return -1;
-    if (b->cap - b->len > n)
-        return 0;
-    size_t cap = b->cap ? b->cap * 2 : 4096;
-    while (cap - b->len <= n)
-        cap *= 2;
-    char *grown = realloc(b->s, cap);
-    if (grown == NULL) {
-        b->failed = 1;
-        return -1;
-    }
-    b->s = grown;
-    b->cap = cap;
-    return 0;
-}
-
-__attribute__((format(printf, 2, 3))) static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    for (;;) {
-        if (b->failed)
-            return;
-        size_t room = b->cap - b->len;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->failed = 1;
-            return;
-        }
-        if ((size_t)n < room) {
-            b->len += (size_t)n;
-            return;
-        }
-        sb_reserve(b, (size_t)n);
-    }
-}
+/* ---- array literals "{a,b,...}" in a strbuf ---- */
 
 /* Appends "," before every element but the first of an array literal "{...}". */
-static void sb_sep(struct sbuf *b, size_t i)
+static void sb_sep(struct strbuf *b, size_t i)
 {
-    sb_printf(b, "%s", i == 0 ? "{" : ",");
+    strbuf_adds(b, i == 0 ? "{" : ",");
 }
 
-static void sb_close(struct sbuf *b)
+static void sb_close(struct strbuf *b)
 {
-    sb_printf(b, "}");
-}
-
-static void sb_free(struct sbuf *b)
-{
-    free(b->s);
-    b->s = NULL;
+    strbuf_adds(b, "}");
 }
 
 /* ---- statements ---- */
@@ -266,7 +213,8 @@ static enum err oom(struct work *w)
  */
 static enum err step_partitions(struct work *w, const struct keyed *k, size_t m)
 {
-    struct sbuf b = { 0 };
+    struct strbuf b;
+    strbuf_init(&b, 0);
     int last_y = 0, last_m = 0;
     size_t nm = 0;
     for (size_t i = 0; i < m; i++) {
@@ -275,16 +223,16 @@ static enum err step_partitions(struct work *w, const struct keyed *k, size_t m)
         if (y == last_y && mo == last_m)
             continue;
         sb_sep(&b, nm++);
-        sb_printf(&b, "%04d-%02d-01", y, mo);
+        strbuf_printf(&b, "%04d-%02d-01", y, mo);
         last_y = y;
         last_m = mo;
     }
     sb_close(&b);
-    if (b.failed) {
-        sb_free(&b);
+    if (strbuf_error(&b) != ERR_OK) {
+        strbuf_free(&b);
         return oom(w);
     }
-    const char *params[1] = { b.s };
+    const char *params[1] = { b.p };
     PGresult *res = NULL;
     enum err e = ERR_OK;
     for (int attempt = 0; attempt < 3; attempt++) {
@@ -296,40 +244,32 @@ static enum err step_partitions(struct work *w, const struct keyed *k, size_t m)
     }
     if (e == ERR_OK && strcmp(PQgetvalue(res, 0, 0), "0") != 0)
         log_msg(LOG_INFO, w->rq->rid, "ingest: created %s positions partition(s) for months %s",
-                PQgetvalue(res, 0, 0), b.s);
+                PQgetvalue(res, 0, 0), b.p);
     PQclear(res);
-    sb_free(&b);
+    strbuf_free(&b);
     return e;
 }
 
 /* Array literal of n int64 values. */
-static void sb_i64s(struct sbuf *b, const int64_t *v, size_t n)
+static void sb_i64s(struct strbuf *b, const int64_t *v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         sb_sep(b, i);
-        sb_printf(b, "%lld", (long long)v[i]);
+        strbuf_printf(b, "%lld", (long long)v[i]);
     }
     if (n == 0)
-        sb_printf(b, "{");
+        strbuf_printf(b, "{");
     sb_close(b);
 }
 
 /* ---- PostgreSQL's binary COPY format (big-endian fields, each with its length) ---- */
 
-static void sb_bytes(struct sbuf *b, const void *p, size_t n)
-{
-    if (sb_reserve(b, n) != 0)
-        return;
-    memcpy(b->s + b->len, p, n);
-    b->len += n;
-}
-
-static void sb_be(struct sbuf *b, uint64_t v, int bytes)
+static void sb_be(struct strbuf *b, uint64_t v, int bytes)
 {
     unsigned char o[8];
     for (int i = 0; i < bytes; i++)
         o[i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
-    sb_bytes(b, o, (size_t)bytes);
+    strbuf_add(b, o, (size_t)bytes);
 }
 
 static uint64_t f64_bits(double d)
@@ -339,20 +279,20 @@ static uint64_t f64_bits(double d)
     return u;
 }
 
-static void copy_i32(struct sbuf *b, int32_t v)
+static void copy_i32(struct strbuf *b, int32_t v)
 {
     sb_be(b, 4, 4);
     sb_be(b, (uint32_t)v, 4);
 }
 
-static void copy_i64(struct sbuf *b, int64_t v)
+static void copy_i64(struct strbuf *b, int64_t v)
 {
     sb_be(b, 8, 4);
     sb_be(b, (uint64_t)v, 8);
 }
 
 /* float4; NaN (not given) is NULL */
-static void copy_real(struct sbuf *b, double v)
+static void copy_real(struct strbuf *b, double v)
 {
     if (isnan(v)) {
         sb_be(b, UINT32_MAX, 4); /* length -1 */
@@ -365,15 +305,15 @@ static void copy_real(struct sbuf *b, double v)
     sb_be(b, u, 4);
 }
 
-static void copy_text(struct sbuf *b, const char *s)
+static void copy_text(struct strbuf *b, const char *s)
 {
     size_t n = strlen(s);
     sb_be(b, n, 4);
-    sb_bytes(b, s, n);
+    strbuf_add(b, s, n);
 }
 
 /* A geometry(Point, 4326) as EWKB: big-endian, point type with the SRID flag, SRID, x, y. */
-static void copy_point(struct sbuf *b, double lon, double lat)
+static void copy_point(struct strbuf *b, double lon, double lat)
 {
     sb_be(b, 25, 4);
     sb_be(b, 0, 1);
@@ -411,7 +351,9 @@ static enum err load_window(struct work *w, const int64_t *t, size_t n, PGresult
 {
     enum err e;
     int64_t *lo = malloc((n ? n : 1) * sizeof(*lo)), *hi = malloc((n ? n : 1) * sizeof(*hi));
-    struct sbuf blo = { 0 }, bhi = { 0 };
+    struct strbuf blo, bhi;
+    strbuf_init(&blo, 0);
+    strbuf_init(&bhi, 0);
     if (lo == NULL || hi == NULL) {
         e = oom(w);
         goto out;
@@ -419,15 +361,15 @@ static enum err load_window(struct work *w, const int64_t *t, size_t n, PGresult
     size_t ncl = ingest_clusters(t, n, lo, hi);
     sb_i64s(&blo, lo, ncl);
     sb_i64s(&bhi, hi, ncl);
-    if (blo.failed || bhi.failed) {
+    if (strbuf_error(&blo) != ERR_OK || strbuf_error(&bhi) != ERR_OK) {
         e = oom(w);
         goto out;
     }
-    const char *params[3] = { w->id, blo.s, bhi.s };
+    const char *params[3] = { w->id, blo.p, bhi.p };
     e = exec(w, &st_window, 3, params, res);
 out:
-    sb_free(&blo);
-    sb_free(&bhi);
+    strbuf_free(&blo);
+    strbuf_free(&bhi);
     free(lo);
     free(hi);
     return e;
@@ -515,9 +457,10 @@ static enum err step_copy(struct work *w, const struct ingest_fix *fixes, const 
                           const struct window *win)
 {
     static const char sig[11] = { 'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\377', '\r', '\n', '\0' };
-    struct sbuf b = { 0 };
+    struct strbuf b;
+    strbuf_init(&b, 0);
     const char *crs = crs_column(w->rq->crs);
-    sb_bytes(&b, sig, sizeof(sig));
+    strbuf_add(&b, sig, sizeof(sig));
     sb_be(&b, 0, 4); /* flags */
     sb_be(&b, 0, 4); /* header extension length */
     for (size_t i = 0; i < win->n; i++) {
@@ -541,34 +484,36 @@ static enum err step_copy(struct work *w, const struct ingest_fix *fixes, const 
     }
     sb_be(&b, UINT16_MAX, 2); /* trailer: -1 */
     enum err e;
-    if (b.failed) {
+    if (strbuf_error(&b) != ERR_OK) {
         e = oom(w);
     } else {
         e = db_copy_in(w->c,
                        "COPY positions (device_id, fix_time, geom, speed_kmh, heading,"
                        " accuracy_m, altitude_m, source, src_crs, flags)"
                        " FROM STDIN (FORMAT binary)",
-                       b.s, b.len, w->rq->rid);
+                       b.p, b.len, w->rq->rid);
         if (e != ERR_OK)
             db_failure(w, e);
     }
-    sb_free(&b);
+    strbuf_free(&b);
     return e;
 }
 
 /* Writes the changed speed flags of stored fixes in the window and widens the span to them. */
 static enum err step_reflag(struct work *w, const struct window *win)
 {
-    struct sbuf ts = { 0 }, fl = { 0 };
+    struct strbuf ts, fl;
+    strbuf_init(&ts, 0);
+    strbuf_init(&fl, 0);
     size_t nchanged = 0;
     for (size_t i = 0; i < win->n; i++) {
         const struct ingest_pt *p = &win->pts[i];
         if (win->from[i] >= 0 || !p->affected || p->new_flags == p->flags)
             continue;
         sb_sep(&ts, nchanged);
-        sb_printf(&ts, "%lld", (long long)p->t_ms);
+        strbuf_printf(&ts, "%lld", (long long)p->t_ms);
         sb_sep(&fl, nchanged);
-        sb_printf(&fl, "%d", p->new_flags);
+        strbuf_printf(&fl, "%d", p->new_flags);
         nchanged++;
         w->out->reflagged++;
         if (p->t_ms < w->span_lo)
@@ -579,14 +524,14 @@ static enum err step_reflag(struct work *w, const struct window *win)
     enum err e = ERR_OK;
     sb_close(&ts);
     sb_close(&fl);
-    if (ts.failed || fl.failed) {
+    if (strbuf_error(&ts) != ERR_OK || strbuf_error(&fl) != ERR_OK) {
         e = oom(w);
     } else if (nchanged > 0) {
-        const char *params[3] = { w->id, ts.s, fl.s };
+        const char *params[3] = { w->id, ts.p, fl.p };
         e = exec(w, &st_reflag, 3, params, NULL);
     }
-    sb_free(&ts);
-    sb_free(&fl);
+    strbuf_free(&ts);
+    strbuf_free(&fl);
     return e;
 }
 

@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int accounts_name_valid(const char *name)
+/* Name rules shared by users and devices: 1..64 bytes, no spaces or control characters. */
+static int accounts_name_valid(const char *name)
 {
     size_t n = name ? strlen(name) : 0;
     if (n == 0 || n > 64)

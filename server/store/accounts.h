@@ -53,7 +53,4 @@ enum err accounts_token_revoke(struct account_ctx *x, long long id);
 enum err accounts_device_create(struct account_ctx *x, const char *name, const char *kind,
                                 const char *unit, char *ident, char *token, long long *id);
 
-/* Name rules shared by users and devices: 1..64 bytes, no spaces or control characters. */
-int accounts_name_valid(const char *name);
-
 #endif

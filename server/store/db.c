@@ -489,7 +489,7 @@ const char *db_error_message(const struct db_conn *c)
     return c->err_msg;
 }
 
-const char *db_error_sqlstate(const struct db_conn *c)
+static const char *db_error_sqlstate(const struct db_conn *c)
 {
     return c->err_state;
 }

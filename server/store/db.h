@@ -105,9 +105,8 @@ void db_rollback(struct db_conn *c, const char *rid);
  */
 enum err db_set_actor(struct db_conn *c, const char *actor, const char *rid);
 
-/* The primary message and SQLSTATE of the last failure on c ("" when none). */
+/* The primary message of the last failure on c ("" when none). */
 const char *db_error_message(const struct db_conn *c);
-const char *db_error_sqlstate(const struct db_conn *c);
 /* The constraint named by the last failure ("" when none). */
 const char *db_error_constraint(const struct db_conn *c);
 

@@ -32,7 +32,8 @@ int layers_index(const char *name)
     return -1;
 }
 
-void layers_bump(struct layers *l, int i)
+/* Marks layer i (or every layer, i = -1) changed: what a notification does. */
+static void layers_bump(struct layers *l, int i)
 {
     if (i < 0) {
         for (size_t k = 0; k < layers_count; k++)

@@ -26,7 +26,4 @@ void layers_stop(struct layers *l);
 /* Current generation of layer i (0 for an index out of range). */
 unsigned long long layers_generation(const struct layers *l, size_t i);
 
-/* Marks layer i (or every layer, i = -1) changed: what a notification does. */
-void layers_bump(struct layers *l, int i);
-
 #endif

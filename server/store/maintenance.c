@@ -38,8 +38,14 @@ static struct stmt st_round = STMT(
     "        CASE WHEN $1::int > 0 THEN (d - $1::int)::text END"
     "   FROM today");
 
-enum err maint_run(struct db_conn *c, long retention_days, int *created, int *dropped, char *msg,
-                   size_t msglen)
+/*
+ * One round on c: ensures the partitions from the month before today (UTC; from the month of
+ * today - retention_days when that is later) to two months ahead, then drops those that end on
+ * or before today - retention_days (none when 0).
+ * *created and *dropped receive the counts. Returns ERR_OK or the database error (msg says).
+ */
+static enum err maint_run(struct db_conn *c, long retention_days, int *created, int *dropped,
+                          char *msg, size_t msglen)
 {
     char days[24];
     snprintf(days, sizeof(days), "%ld", retention_days);

@@ -17,15 +17,6 @@ struct db_conn;
 struct maint;
 
 /*
- * One round on c: ensures the partitions from the month before today (UTC; from the month of
- * today - retention_days when that is later) to two months ahead, then drops those that end on
- * or before today - retention_days (none when 0).
- * *created and *dropped receive the counts. Returns ERR_OK or the database error (msg says).
- */
-enum err maint_run(struct db_conn *c, long retention_days, int *created, int *dropped, char *msg,
-                   size_t msglen);
-
-/*
  * Starts the thread (pool borrowed: it must outlive maint_stop). Returns NULL when the thread
  * cannot start.
  */

@@ -287,7 +287,8 @@ int ingest_parse_time(const char *s, int epoch, enum ingest_zoneless zl, int64_t
 
 /* ---- the speed filter ---- */
 
-double ingest_speed_kmh(const struct ingest_pt *a, const struct ingest_pt *b)
+/* Implied speed in km/h between two points (geodesic metres over seconds; +inf when dt is 0). */
+static double ingest_speed_kmh(const struct ingest_pt *a, const struct ingest_pt *b)
 {
     double dt = fabs((double)(b->t_ms - a->t_ms)) / 1000.0;
     double m = crs_geodesic_distance(a->lon, a->lat, b->lon, b->lat);

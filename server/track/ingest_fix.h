@@ -145,7 +145,4 @@ size_t ingest_clusters(const int64_t *t_sorted, size_t n, int64_t *lo, int64_t *
 void ingest_affected(struct ingest_pt *pts, size_t n, const int64_t *lo, const int64_t *hi,
                      size_t nclusters);
 
-/* Implied speed in km/h between two points (geodesic metres over seconds; +inf when dt is 0). */
-double ingest_speed_kmh(const struct ingest_pt *a, const struct ingest_pt *b);
-
 #endif
