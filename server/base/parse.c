@@ -40,15 +40,42 @@ enum err parse_long(const char *s, long min, long max, long *out)
 
 enum err parse_double(const char *s, double *out)
 {
-    if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
+    const char *p = s;
+    int digits = 0;
+    if (s == NULL)
         return ERR_INVALID_ARGUMENT;
-    for (const char *q = s; *q; q++)
-        if (*q == 'x' || *q == 'X' || *q == 'n' || *q == 'N' || *q == 'i' || *q == 'I')
-            return ERR_INVALID_ARGUMENT; /* hex floats, nan, inf */
+    /* The grammar is checked here, not left to strtod, which also takes hex, nan, inf and
+     * leading spaces. */
+    if (*p == '+' || *p == '-')
+        p++;
+    while (isdigit((unsigned char)*p)) {
+        p++;
+        digits++;
+    }
+    if (*p == '.') {
+        p++;
+        while (isdigit((unsigned char)*p)) {
+            p++;
+            digits++;
+        }
+    }
+    if (digits == 0)
+        return ERR_INVALID_ARGUMENT;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (!isdigit((unsigned char)*p))
+            return ERR_INVALID_ARGUMENT;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    if (*p != '\0')
+        return ERR_INVALID_ARGUMENT;
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (*end != '\0' || !isfinite(v) || (errno == ERANGE && fabs(v) > 1.0))
+    if (*end != '\0' || !isfinite(v))
         return ERR_INVALID_ARGUMENT;
     *out = v;
     return ERR_OK;

@@ -8,6 +8,7 @@
 #include "proto_gpx.h"
 
 #include "arena.h"
+#include "parse.h"
 
 #include <expat.h>
 
@@ -102,8 +103,8 @@ static void begin_trkpt(struct gpx_state *st, const char **attrs)
             lon = attrs[i + 1];
     }
     ingest_fix_init(&st->cur);
-    if (lat == NULL || lon == NULL || ingest_parse_number(lat, &st->cur.lat) != 0 ||
-        ingest_parse_number(lon, &st->cur.lon) != 0)
+    if (lat == NULL || lon == NULL || parse_double(lat, &st->cur.lat) != ERR_OK ||
+        parse_double(lon, &st->cur.lon) != ERR_OK)
         fail(st, ERR_INVALID_ARGUMENT,
              "trkpt %zu needs numeric lat and lon attributes (decimal degrees)", st->n);
 }
@@ -179,7 +180,7 @@ static void end_leaf(struct gpx_state *st, enum gpx_kind kind)
     } else if (ok && kind == K_FIX) {
         st->cur.valid = strcmp(s, "none") == 0 ? 0 : 1;
     } else if (ok) {
-        ok = ingest_parse_number(s, &v) == 0;
+        ok = parse_double(s, &v) == ERR_OK;
         if (ok && kind == K_ELE)
             st->cur.altitude_m = v;
         else if (ok && kind == K_HDOP)

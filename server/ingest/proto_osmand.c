@@ -8,6 +8,7 @@
 
 #include "arena.h"
 #include "json.h"
+#include "parse.h"
 
 #include <jansson.h>
 
@@ -36,7 +37,7 @@ static int opt_number(const struct osmand_param *p, size_t n, const char *name, 
     *out = NAN;
     if (v == NULL)
         return 0;
-    if (ingest_parse_number(v, out) != 0) {
+    if (parse_double(v, out) != ERR_OK) {
         snprintf(msg, msglen, "parameter '%s' is not a number", name);
         return -1;
     }
@@ -58,7 +59,7 @@ static int parse_location(const char *v, double *lat, double *lon)
         return -1;
     memcpy(buf, v, n);
     buf[n] = '\0';
-    if (ingest_parse_number(buf, lat) != 0 || ingest_parse_number(comma + 1, lon) != 0)
+    if (parse_double(buf, lat) != ERR_OK || parse_double(comma + 1, lon) != ERR_OK)
         return -1;
     return 0;
 }
@@ -86,7 +87,7 @@ enum err osmand_from_params(struct arena *a, const struct osmand_param *p, size_
             snprintf(msg, msglen, "parameters 'lat' and 'lon' go together");
             return ERR_INVALID_ARGUMENT;
         }
-        if (ingest_parse_number(lat, &f->lat) != 0 || ingest_parse_number(lon, &f->lon) != 0) {
+        if (parse_double(lat, &f->lat) != ERR_OK || parse_double(lon, &f->lon) != ERR_OK) {
             snprintf(msg, msglen, "parameters 'lat' and 'lon' must be decimal numbers");
             return ERR_INVALID_ARGUMENT;
         }

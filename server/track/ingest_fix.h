@@ -96,12 +96,6 @@ enum ingest_zoneless {
  */
 int ingest_parse_time(const char *s, int epoch, enum ingest_zoneless zl, int64_t *ms);
 
-/*
- * Parses a whole string as a finite decimal number ("-12.5", "3e2"; no hex, no nan/inf, no
- * spaces). Returns 0 with *out set, or -1.
- */
-int ingest_parse_number(const char *s, double *out);
-
 /* One stored (or about to be stored) fix of a device's track, for the speed filter. */
 struct ingest_pt {
     int64_t t_ms;

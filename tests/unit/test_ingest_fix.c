@@ -115,27 +115,6 @@ static void test_parse_time(void **state)
     assert_true(ms == INT64_C(1483228799999));
 }
 
-static void test_parse_number(void **state)
-{
-    (void)state;
-    double v;
-    assert_int_equal(ingest_parse_number("27.5", &v), 0);
-    assert_true(v == 27.5);
-    assert_int_equal(ingest_parse_number("-112", &v), 0);
-    assert_true(v == -112);
-    assert_int_equal(ingest_parse_number("+1.5e2", &v), 0);
-    assert_true(v == 150);
-    assert_int_equal(ingest_parse_number(".5", &v), 0);
-    assert_int_equal(ingest_parse_number("5.", &v), 0);
-    static const char *const bad[] = { "",      "abc", "nan",   "NaN", "inf", "-Infinity",
-                                       "0x1p3", " 1",  "1 ",    "1,5", "1e",  "1e+",
-                                       "--1",   ".",   "1e999", "+",   "e5",  "12abc" };
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        if (ingest_parse_number(bad[i], &v) == 0)
-            fail_msg("'%s' parsed as %g", bad[i], v);
-    assert_int_equal(ingest_parse_number(NULL, &v), -1);
-}
-
 /* ---- checks ---- */
 
 static struct ingest_fix fix(int64_t t, double lon, double lat)
@@ -485,7 +464,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_time),
-        cmocka_unit_test(test_parse_number),
         cmocka_unit_test(test_check_rejects),
         cmocka_unit_test(test_check_flags_and_crs),
         cmocka_unit_test(test_speed_spike_step_ends),
