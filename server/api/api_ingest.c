@@ -210,8 +210,8 @@ static void post_positions(struct req *r)
     struct db_conn *c = req_db_acquire(r);
     if (c == NULL)
         return;
-    store(r, c, req_identity(r)->id, &m, source,
-          NULL); /* the device is the token's, never the body's */
+    /* The device is the token's, never the body's. */
+    store(r, c, req_identity(r)->id, &m, source, NULL);
 }
 
 static struct stmt st_device_state =

@@ -5,8 +5,9 @@
  *
  * Two implementations: tzconv_fixed (a constant UTC offset: Asia/Shanghai has had no daylight
  * saving since 1991, so +08:00 is exact for every date the product handles) and tzconv_process
- * (the process's own zone through mktime/localtime_r, both thread-safe; the zone is whatever TZ
- * held when the process first converted a time, so set TZ before starting threads).
+ * (the process's own zone through localtime_r, thread-safe and without hidden state; the zone
+ * is whatever TZ held when the process first converted a time, so set TZ before starting
+ * threads).
  *
  * What it is not: a tz database parser, or a formatter.
  */
