@@ -149,7 +149,7 @@ static int serve(const struct config *cfg)
     ho.router = app.router;
     ho.metrics = app.metrics;
     ho.access = access_check;
-    ho.access_ctx = &app;
+    ho.access_ctx = NULL;
     ho.app = &app;
     http = http_start(&ho, msg, sizeof(msg));
     if (http == NULL) {

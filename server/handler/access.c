@@ -41,8 +41,7 @@ void req_db_release(struct req *r, struct db_conn *c)
 
 enum err access_check(void *ctx, struct req *r, char *msg, size_t msglen)
 {
-    struct app *app = ctx;
-    (void)app; /* r->app is the same struct app */
+    (void)ctx; /* the struct app, which every request also carries as r->app */
     struct identity *who = arena_calloc(r->arena, 1, sizeof(*who));
     if (who == NULL) {
         snprintf(msg, msglen, "out of memory");
