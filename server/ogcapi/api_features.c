@@ -903,14 +903,14 @@ static int check_feature(struct write_ctx *w, json_t *f, enum prop_mode mode,
         fw->geom_given = true;
     }
     char msg[300];
-    bool unproc = false;
     if (fw->props == NULL) {
         /* No properties: check an empty object, kept alive by the feature document. */
         fw->props = json_object();
         json_object_set_new(f, "properties", fw->props);
     }
-    if (layerdef_check(l, fw->props, mode, "", msg, sizeof(msg), &unproc) != 0)
-        return fail(w, unproc ? ERR_UNPROCESSABLE : ERR_INVALID_ARGUMENT, "%s", msg);
+    enum err e = layerdef_check(l, fw->props, mode, "", msg, sizeof(msg));
+    if (e != ERR_OK)
+        return fail(w, e, "%s", msg);
     return 0;
 }
 
