@@ -26,6 +26,7 @@
 #include "req_json.h"
 #include "layerdef.h"
 #include "log.h"
+#include "ogc_query.h"
 #include "parse.h"
 
 #include <errno.h>
@@ -36,8 +37,6 @@
 #include <strings.h>
 
 #define FEATURES_MAX_BODY    (16u << 20)
-#define FEATURES_LIMIT_DEF   100
-#define FEATURES_LIMIT_MAX   10000
 #define FEATURES_PRECISION   7 /* decimals of degrees: about 1 cm */
 #define FEATURES_WRITE_TYPES "application/geo+json,application/json"
 #define FEATURES_PATCH_TYPES "application/geo+json,application/json,application/merge-patch+json"
@@ -106,29 +105,20 @@ static int check_format(struct req *r)
     return -1;
 }
 
-/* Requested output CRS (crs=), with axis order; replies 400 for an unknown one. */
-struct out_crs {
-    enum crs crs;
-    bool swap;
-    const char *uri;
-};
-
-static int parse_out_crs(struct req *r, const char *param, struct out_crs *oc)
+/*
+ * The output CRS asked for by the query argument param (crs=); replies 400 for one that is not
+ * offered. The message quotes the whole name.
+ */
+static int parse_out_crs(struct req *r, const char *param, struct ogc_crs *oc)
 {
     const char *name = req_query(r, param);
-    oc->crs = CRS_WGS84;
-    oc->swap = false;
-    oc->uri = crs_uri(CRS_WGS84);
-    if (name == NULL)
-        return 0;
-    if (crs_parse(name, &oc->crs) != 0) {
-        req_reply_error(r, ERR_INVALID_ARGUMENT,
-                        "%s '%s' is not supported; use CRS84, EPSG:4490, EPSG:3857 or gcj02", param,
-                        name);
+    size_t msglen = (name ? strlen(name) : 0) + 128;
+    char *msg = arena_alloc(r->arena, msglen);
+    enum err e = msg ? ogc_query_crs(r->arena, param, name, oc, msg, msglen) : ERR_INTERNAL;
+    if (e != ERR_OK) {
+        req_reply_error(r, e, "%s", msg ? msg : "out of memory");
         return -1;
     }
-    oc->swap = crs_axis_lat_first(name);
-    oc->uri = oc->swap ? arena_strdup(r->arena, name) : crs_uri(oc->crs);
     return 0;
 }
 
@@ -142,7 +132,7 @@ static int swap_xy(double *x, double *y, void *userdata)
 }
 
 /* GeoJSON of a stored geometry (hex WKB, WGS84) in the requested CRS, or json null. */
-static json_t *geometry_json(GEOSContextHandle_t h, const char *hexwkb, const struct out_crs *oc)
+static json_t *geometry_json(GEOSContextHandle_t h, const char *hexwkb, const struct ogc_crs *oc)
 {
     if (hexwkb == NULL || hexwkb[0] == '\0')
         return json_null();
@@ -187,7 +177,7 @@ static char *select_sql(struct req *r, const struct layer_def *l)
 
 /* One row of select_sql as a GeoJSON Feature; NULL when out of memory. */
 static json_t *row_feature(GEOSContextHandle_t h, const struct layer_def *l, PGresult *res, int row,
-                           const struct out_crs *oc)
+                           const struct ogc_crs *oc)
 {
     json_t *props = json_loads(PQgetvalue(res, row, 2), 0, NULL);
     json_t *geom = geometry_json(h, PQgetisnull(res, row, 1) ? NULL : PQgetvalue(res, row, 1), oc);
@@ -391,189 +381,9 @@ static void get_schema(struct req *r)
 
 /* ---- item queries ---- */
 
-#define QUERY_MAX_PARAMS 32
-
-struct items_query {
-    struct req *r;
-    const struct layer_def *l;
-    char *where; /* " WHERE ..." or "" (arena) */
-    const char *params[QUERY_MAX_PARAMS];
-    int n;
-    char error[200];
-    enum err err;
-};
-
+/* The parameters of the items request; any other query argument is a property filter. */
 static const char *const items_params[] = { "limit",    "offset", "bbox", "bbox-crs",
                                             "datetime", "crs",    "f",    NULL };
-
-static int add_cond(struct items_query *q, const char *cond)
-{
-    q->where =
-        arena_printf(q->r->arena, "%s%s%s", q->where, q->where[0] ? " AND " : " WHERE ", cond);
-    return q->where ? 0 : -1;
-}
-
-static int add_param(struct items_query *q, const char *value)
-{
-    if (q->n >= QUERY_MAX_PARAMS) {
-        snprintf(q->error, sizeof(q->error), "too many query parameters");
-        q->err = ERR_INVALID_ARGUMENT;
-        return -1;
-    }
-    q->params[q->n++] = value;
-    return q->n;
-}
-
-/* Each query argument is a known parameter or a filterable property of the layer. */
-static int filter_arg(void *ctx, const char *name, const char *value)
-{
-    struct items_query *q = ctx;
-    for (const char *const *p = items_params; *p; p++)
-        if (strcmp(*p, name) == 0)
-            return 0;
-    const struct prop_def *p = layerdef_prop(q->l, name);
-    if (p == NULL || !(p->flags & PROP_FILTER)) {
-        snprintf(q->error, sizeof(q->error),
-                 "unknown query parameter '%s' (filters on %s: see the collection's properties)",
-                 name, q->l->id);
-        q->err = ERR_INVALID_ARGUMENT;
-        return -1;
-    }
-    if (value == NULL) {
-        snprintf(q->error, sizeof(q->error), "filter '%s' needs a value", name);
-        q->err = ERR_INVALID_ARGUMENT;
-        return -1;
-    }
-    if (p->type == PROP_INT) {
-        char *end;
-        errno = 0;
-        (void)strtoll(value, &end, 10);
-        if (errno != 0 || *end != '\0' || end == value) {
-            snprintf(q->error, sizeof(q->error), "filter '%s' must be an integer", name);
-            q->err = ERR_INVALID_ARGUMENT;
-            return -1;
-        }
-    } else if (p->type == PROP_BOOL && strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
-        snprintf(q->error, sizeof(q->error), "filter '%s' must be true or false", name);
-        q->err = ERR_INVALID_ARGUMENT;
-        return -1;
-    }
-    int k = add_param(q, value);
-    if (k < 0)
-        return -1;
-    return add_cond(q, arena_printf(q->r->arena, "t.%s = $%d%s", p->name, k, layerdef_sql_cast(p)));
-}
-
-static int parse_bbox(struct items_query *q)
-{
-    const char *s = req_query(q->r, "bbox");
-    double v[6];
-    int n = 0;
-    if (s == NULL)
-        return 0;
-    const char *p = s;
-    while (n < 6) {
-        char *end;
-        errno = 0;
-        v[n] = strtod(p, &end);
-        if (end == p || errno != 0 || !isfinite(v[n]))
-            break;
-        n++;
-        p = end;
-        if (*p != ',')
-            break;
-        p++;
-    }
-    if ((n != 4 && n != 6) || *p != '\0') {
-        snprintf(q->error, sizeof(q->error),
-                 "bbox must be 4 (or 6) comma-separated numbers: minx,miny,maxx,maxy");
-        q->err = ERR_INVALID_ARGUMENT;
-        return -1;
-    }
-    double x0 = v[0], y0 = v[1], x1 = v[n == 4 ? 2 : 3], y1 = v[n == 4 ? 3 : 4];
-    struct out_crs bc;
-    if (parse_out_crs(q->r, "bbox-crs", &bc) != 0) {
-        q->err = ERR_OK; /* already replied */
-        return -2;
-    }
-    if (bc.swap) {
-        swap_xy(&x0, &y0, NULL);
-        swap_xy(&x1, &y1, NULL);
-    }
-    if (crs_to_wgs84(bc.crs, &x0, &y0) != 0 || crs_to_wgs84(bc.crs, &x1, &y1) != 0 || x0 > x1 ||
-        y0 > y1) {
-        snprintf(q->error, sizeof(q->error), "bbox %s is not a valid box in its CRS", s);
-        q->err = ERR_INVALID_ARGUMENT;
-        return -1;
-    }
-    char *vals[4];
-    double w[4] = { x0, y0, x1, y1 };
-    int k = 0;
-    for (int i = 0; i < 4; i++) {
-        vals[i] = arena_printf(q->r->arena, "%.10f", w[i]);
-        k = add_param(q, vals[i]);
-        if (k < 0)
-            return -1;
-    }
-    const char *env = arena_printf(q->r->arena,
-                                   "ST_MakeEnvelope($%d::float8, $%d::float8, "
-                                   "$%d::float8, $%d::float8, 4326)",
-                                   k - 3, k - 2, k - 1, k);
-    return add_cond(q, arena_printf(q->r->arena, "t.%s && %s AND ST_Intersects(t.%s, %s)",
-                                    q->l->geom_col, env, q->l->geom_col, env));
-}
-
-static bool valid_instant(const char *s)
-{
-    return layerdef_valid_timestamp(s) || layerdef_valid_date(s);
-}
-
-static int parse_datetime(struct items_query *q)
-{
-    const char *s = req_query(q->r, "datetime");
-    if (s == NULL)
-        return 0;
-    const char *slash = strchr(s, '/');
-    const char *col = q->l->time_col;
-    if (slash == NULL) {
-        if (!valid_instant(s))
-            goto bad;
-        int k = add_param(q, s);
-        if (k < 0)
-            return -1;
-        if (layerdef_valid_date(s))
-            return add_cond(q,
-                            arena_printf(q->r->arena, "t.%s >= $%d::date AND t.%s < $%d::date + 1",
-                                         col, k, col, k));
-        return add_cond(q, arena_printf(q->r->arena, "t.%s = $%d::timestamptz", col, k));
-    }
-    char *from = arena_strndup(q->r->arena, s, (size_t)(slash - s));
-    const char *to = slash + 1;
-    bool open_from = from[0] == '\0' || strcmp(from, "..") == 0;
-    bool open_to = to[0] == '\0' || strcmp(to, "..") == 0;
-    if ((open_from && open_to) || (!open_from && !valid_instant(from)) ||
-        (!open_to && !valid_instant(to)))
-        goto bad;
-    if (!open_from) {
-        int k = add_param(q, from);
-        if (k < 0 || add_cond(q, arena_printf(q->r->arena, "t.%s >= $%d::timestamptz", col, k)))
-            return -1;
-    }
-    if (!open_to) {
-        int k = add_param(q, to);
-        const char *cond = layerdef_valid_date(to)
-                               ? arena_printf(q->r->arena, "t.%s < $%d::date + 1", col, k)
-                               : arena_printf(q->r->arena, "t.%s <= $%d::timestamptz", col, k);
-        if (k < 0 || add_cond(q, cond))
-            return -1;
-    }
-    return 0;
-bad:
-    snprintf(q->error, sizeof(q->error),
-             "datetime '%s' is not an RFC 3339 instant or interval (a/b, with .. for open)", s);
-    q->err = ERR_INVALID_ARGUMENT;
-    return -1;
-}
 
 /* v percent-encoded for a query string (RFC 3986: unreserved characters stay). */
 static const char *url_encode(struct req *r, const char *v)
@@ -598,26 +408,62 @@ static const char *url_encode(struct req *r, const char *v)
     return out;
 }
 
+struct filter_walk {
+    struct ogc_query *q;
+    char *msg;
+    size_t msglen;
+    enum err e;
+};
+
+static int filter_arg(void *ctx, const char *name, const char *value)
+{
+    struct filter_walk *fw = ctx;
+    fw->e = ogc_query_filter(fw->q, items_params, name, value, fw->msg, fw->msglen);
+    return fw->e != ERR_OK;
+}
+
+/*
+ * The items query of r for layer l: the page, the property filters in the request's order,
+ * bbox, datetime; the first refusal wins. Returns ERR_OK, or the error after replying with it.
+ */
+static enum err items_query(struct req *r, const struct layer_def *l, struct ogc_query *q)
+{
+    /* Messages that quote a client's value are cut at 200 bytes, as they always were; one that
+     * quotes a bbox-crs name has room for all of it, as parse_out_crs's have. */
+    const char *bbox_crs = req_query(r, "bbox-crs");
+    size_t crs_msglen = bbox_crs ? strlen(bbox_crs) + 128 : 0;
+    size_t msglen = 200;
+    char *msg = arena_alloc(r->arena, crs_msglen > msglen ? crs_msglen : msglen);
+    if (msg == NULL) {
+        req_reply_error(r, ERR_INTERNAL, "out of memory");
+        return ERR_INTERNAL;
+    }
+    ogc_query_init(q, r->arena, l);
+    enum err e = ogc_query_page(q, req_query(r, "limit"), req_query(r, "offset"), msg, msglen);
+    if (e == ERR_OK) {
+        struct filter_walk fw = { q, msg, msglen, ERR_OK };
+        req_query_foreach(r, filter_arg, &fw);
+        e = fw.e;
+    }
+    if (e == ERR_OK)
+        e = ogc_query_bbox(q, req_query(r, "bbox"), bbox_crs, msg,
+                           crs_msglen > msglen ? crs_msglen : msglen);
+    if (e == ERR_OK)
+        e = ogc_query_datetime(q, req_query(r, "datetime"), msg, msglen);
+    if (e != ERR_OK)
+        req_reply_error(r, e, "%s", msg);
+    return e;
+}
+
 static void get_items(struct req *r)
 {
     const struct layer_def *l = path_layer(r);
-    struct out_crs oc;
-    long limit, offset;
+    struct ogc_crs oc;
+    struct ogc_query q;
     if (l == NULL || check_format(r) != 0 || parse_out_crs(r, "crs", &oc) != 0 ||
-        api_arg_count(r, "limit", FEATURES_LIMIT_DEF, 1, FEATURES_LIMIT_MAX, &limit) != ERR_OK ||
-        api_arg_count(r, "offset", 0, 0, 1L << 40, &offset) != ERR_OK)
+        items_query(r, l, &q) != ERR_OK)
         return;
-    struct items_query q = { .r = r, .l = l, .where = "" };
-    int rc = req_query_foreach(r, filter_arg, &q);
-    if (rc == 0)
-        rc = parse_bbox(&q);
-    if (rc == 0)
-        rc = parse_datetime(&q);
-    if (rc != 0) {
-        if (rc != -2)
-            req_reply_error(r, q.err ? q.err : ERR_INTERNAL, "%s", q.error);
-        return;
-    }
+    long limit = q.limit, offset = q.offset;
     struct db_conn *c = req_db_acquire(r);
     if (c == NULL)
         return;
@@ -691,7 +537,7 @@ static void get_items(struct req *r)
 
 /* Reads one feature; *found 0 when there is none. Returns the feature or NULL. */
 static json_t *read_feature(struct req *r, struct db_conn *c, const struct layer_def *l,
-                            long long fid, const struct out_crs *oc, long long *version,
+                            long long fid, const struct ogc_crs *oc, long long *version,
                             enum err *e)
 {
     PGresult *res;
@@ -717,7 +563,7 @@ static json_t *read_feature(struct req *r, struct db_conn *c, const struct layer
 
 /* Replies with one feature, its ETag and links. */
 static void reply_feature(struct req *r, int status, const struct layer_def *l, json_t *f,
-                          long long fid, long long version, const struct out_crs *oc)
+                          long long fid, long long version, const struct ogc_crs *oc)
 {
     const char *b = base_url(r);
     const char *self = arena_printf(r->arena, "%s/collections/%s/items/%lld", b, l->id, fid);
@@ -737,7 +583,7 @@ static void reply_feature(struct req *r, int status, const struct layer_def *l, 
 static void get_item(struct req *r)
 {
     const struct layer_def *l = path_layer(r);
-    struct out_crs oc;
+    struct ogc_crs oc;
     long long fid, version = 0;
     if (l == NULL || path_fid(r, &fid) != 0 || check_format(r) != 0 ||
         parse_out_crs(r, "crs", &oc) != 0)
@@ -768,6 +614,10 @@ static void get_item(struct req *r)
 }
 
 /* ---- writes ---- */
+
+/* Columns (and so parameters) of one INSERT or UPDATE: more than any layer of the catalog has
+ * (layerdef_check lets through only the layer's own properties). */
+#define WRITE_MAX_COLUMNS 32
 
 /* One feature's write, validated and turned into SQL parameters. */
 struct feature_write {
@@ -950,8 +800,8 @@ static int write_children(struct write_ctx *w, long long id, json_t *children)
     json_t *child;
     json_array_foreach(children, i, child)
     {
-        const char *params[QUERY_MAX_PARAMS];
-        char *owned[QUERY_MAX_PARAMS];
+        const char *params[WRITE_MAX_COLUMNS];
+        char *owned[WRITE_MAX_COLUMNS];
         int n = 0;
         char *cols = arena_strdup(w->r->arena, w->l->child_fk);
         char *vals = arena_strdup(w->r->arena, "$1::bigint");
@@ -991,11 +841,11 @@ static int store_feature(struct write_ctx *w, struct feature_write *fw, enum pro
 {
     const struct layer_def *l = w->l;
     struct arena *a = w->r->arena;
-    const char *params[QUERY_MAX_PARAMS];
-    char *owned[QUERY_MAX_PARAMS] = { 0 };
+    const char *params[WRITE_MAX_COLUMNS];
+    char *owned[WRITE_MAX_COLUMNS] = { 0 };
     int n = 0;
     /* Parallel lists of columns and their value expressions. */
-    const char *cols[QUERY_MAX_PARAMS], *vals[QUERY_MAX_PARAMS];
+    const char *cols[WRITE_MAX_COLUMNS], *vals[WRITE_MAX_COLUMNS];
     int ncols = 0;
 
     if (fw->geom_given) {
@@ -1230,7 +1080,7 @@ static void post_items(struct req *r)
         ok = store_feature(&w, &fws[i], PROP_CREATE, 0, &id) == 0;
         json_array_append_new(ids, json_integer(id));
     }
-    struct out_crs oc = { CRS_WGS84, false, crs_uri(CRS_WGS84) };
+    struct ogc_crs oc = { CRS_WGS84, false, crs_uri(CRS_WGS84) };
     long long version = 0;
     json_t *f = NULL;
     if (ok && !many) {
@@ -1278,7 +1128,7 @@ static void edit_item(struct req *r, enum prop_mode mode)
         json_decref(doc);
         return;
     }
-    struct out_crs oc = { CRS_WGS84, false, crs_uri(CRS_WGS84) };
+    struct ogc_crs oc = { CRS_WGS84, false, crs_uri(CRS_WGS84) };
     json_t *f = NULL;
     bool ok = lock_version(&w, fid) == 0 && store_feature(&w, &fw, mode, fid, &id) == 0;
     if (ok) {
