@@ -73,53 +73,52 @@ static json_t *link(const char *href, const char *rel, const char *type, const c
     return l;
 }
 
-/* The layer named by the path's {cid}; replies 404 when there is none. */
-static const struct layer_def *path_layer(struct req *r)
+/* The layer named by the path's {cid} in *out; ERR_NOT_FOUND, replied, when there is none. */
+static enum err path_layer(struct req *r, const struct layer_def **out)
 {
-    const struct layer_def *l = layerdef_find(req_param(r, "cid"));
-    if (l == NULL)
-        req_reply_error(r, ERR_NOT_FOUND, "no collection '%s'", req_param(r, "cid"));
-    return l;
+    *out = layerdef_find(req_param(r, "cid"));
+    if (*out != NULL)
+        return ERR_OK;
+    req_reply_error(r, ERR_NOT_FOUND, "no collection '%s'", req_param(r, "cid"));
+    return ERR_NOT_FOUND;
 }
 
-/* The path's {fid} as a positive integer; replies 404 otherwise (no such feature). */
-static int path_fid(struct req *r, long long *fid)
+/* The path's {fid} as a positive integer; else ERR_NOT_FOUND, replied (no such feature). */
+static enum err path_fid(struct req *r, long long *fid)
 {
     const char *s = req_param(r, "fid");
     int64_t v;
     if (parse_i64(s, 1, INT64_MAX, &v) != ERR_OK) {
         req_reply_error(r, ERR_NOT_FOUND, "no feature '%s' (feature ids are positive integers)", s);
-        return -1;
+        return ERR_NOT_FOUND;
     }
     *fid = v;
-    return 0;
+    return ERR_OK;
 }
 
-/* The `f` parameter: only JSON is served. */
-static int check_format(struct req *r)
+/* The `f` parameter: only JSON is served; anything else is ERR_INVALID_ARGUMENT, replied. */
+static enum err check_format(struct req *r)
 {
     const char *f = req_query(r, "f");
     if (f == NULL || strcmp(f, "json") == 0 || strcmp(f, "geojson") == 0)
-        return 0;
+        return ERR_OK;
     req_reply_error(r, ERR_INVALID_ARGUMENT, "format '%s' is not offered; use f=json", f);
-    return -1;
+    return ERR_INVALID_ARGUMENT;
 }
 
 /*
- * The output CRS asked for by the query argument param (crs=); replies 400 for one that is not
- * offered. The message quotes the whole name.
+ * The output CRS asked for by the query argument param (crs=); ERR_INVALID_ARGUMENT, replied,
+ * for one that is not offered. The message quotes the whole name.
  */
-static int parse_out_crs(struct req *r, const char *param, struct ogc_crs *oc)
+static enum err parse_out_crs(struct req *r, const char *param, struct ogc_crs *oc)
 {
     const char *name = req_query(r, param);
     size_t msglen = (name ? strlen(name) : 0) + 128;
     char *msg = arena_alloc(r->arena, msglen);
     enum err e = msg ? ogc_query_crs(r->arena, param, name, oc, msg, msglen) : ERR_INTERNAL;
-    if (e != ERR_OK) {
+    if (e != ERR_OK)
         req_reply_error(r, e, "%s", msg ? msg : "out of memory");
-        return -1;
-    }
-    return 0;
+    return e;
 }
 
 static int swap_xy(double *x, double *y, void *userdata)
@@ -198,7 +197,7 @@ static json_t *row_feature(GEOSContextHandle_t h, const struct layer_def *l, PGr
 
 static void get_landing(struct req *r)
 {
-    if (check_format(r) != 0)
+    if (check_format(r) != ERR_OK)
         return;
     const char *b = base_url(r);
     json_t *links = json_array();
@@ -221,7 +220,7 @@ static void get_landing(struct req *r)
 
 static void get_conformance(struct req *r)
 {
-    if (check_format(r) != 0)
+    if (check_format(r) != ERR_OK)
         return;
     json_t *list = json_array();
     for (size_t i = 0; i < sizeof(conformance) / sizeof(conformance[0]); i++)
@@ -263,22 +262,25 @@ static json_t *collection_json(struct req *r, const struct layer_def *l, const c
     return c;
 }
 
-static const char *layer_extent(struct req *r, struct db_conn *c, const struct layer_def *l,
-                                enum err *e)
+/* The layer's bounding box as PostGIS writes it ("BOX(...)") in *ext, NULL when it is empty. */
+static enum err layer_extent(struct req *r, struct db_conn *c, const struct layer_def *l,
+                             const char **ext)
 {
     PGresult *res;
     char *sql = arena_printf(r->arena, "SELECT ST_Extent(%s)::text FROM %s", l->geom_col, l->id);
-    *e = db_exec_params(c, sql, 0, NULL, &res, r->rid);
-    if (*e != ERR_OK)
-        return NULL;
-    const char *ext = PQgetisnull(res, 0, 0) ? NULL : arena_strdup(r->arena, PQgetvalue(res, 0, 0));
+    *ext = NULL;
+    enum err e = db_exec_params(c, sql, 0, NULL, &res, r->rid);
+    if (e != ERR_OK)
+        return e;
+    if (!PQgetisnull(res, 0, 0))
+        *ext = arena_strdup(r->arena, PQgetvalue(res, 0, 0));
     PQclear(res);
-    return ext;
+    return ERR_OK;
 }
 
 static void get_collections(struct req *r)
 {
-    if (check_format(r) != 0)
+    if (check_format(r) != ERR_OK)
         return;
     struct db_conn *c = req_db_acquire(r);
     if (c == NULL)
@@ -286,7 +288,8 @@ static void get_collections(struct req *r)
     json_t *list = json_array();
     enum err e = ERR_OK;
     for (size_t i = 0; i < layerdef_count && e == ERR_OK; i++) {
-        const char *ext = layer_extent(r, c, layerdef_all[i], &e);
+        const char *ext;
+        e = layer_extent(r, c, layerdef_all[i], &ext);
         json_array_append_new(list, collection_json(r, layerdef_all[i], ext));
     }
     req_db_release(r, c);
@@ -304,14 +307,14 @@ static void get_collections(struct req *r)
 
 static void get_collection(struct req *r)
 {
-    const struct layer_def *l = path_layer(r);
-    if (l == NULL || check_format(r) != 0)
+    const struct layer_def *l;
+    if (path_layer(r, &l) != ERR_OK || check_format(r) != ERR_OK)
         return;
     struct db_conn *c = req_db_acquire(r);
     if (c == NULL)
         return;
-    enum err e;
-    const char *ext = layer_extent(r, c, l, &e);
+    const char *ext;
+    enum err e = layer_extent(r, c, l, &ext);
     req_db_release(r, c);
     if (e != ERR_OK) {
         req_reply_error(r, e, "could not read collection %s", l->id);
@@ -352,8 +355,8 @@ static const char *xsd_geometry(const struct layer_def *l)
 
 static void get_schema(struct req *r)
 {
-    const struct layer_def *l = path_layer(r);
-    if (l == NULL)
+    const struct layer_def *l;
+    if (path_layer(r, &l) != ERR_OK)
         return;
     char *x = arena_printf(
         r->arena,
@@ -457,11 +460,11 @@ static enum err items_query(struct req *r, const struct layer_def *l, struct ogc
 
 static void get_items(struct req *r)
 {
-    const struct layer_def *l = path_layer(r);
+    const struct layer_def *l;
     struct ogc_crs oc;
     struct ogc_query q;
-    if (l == NULL || check_format(r) != 0 || parse_out_crs(r, "crs", &oc) != 0 ||
-        items_query(r, l, &q) != ERR_OK)
+    if (path_layer(r, &l) != ERR_OK || check_format(r) != ERR_OK ||
+        parse_out_crs(r, "crs", &oc) != ERR_OK || items_query(r, l, &q) != ERR_OK)
         return;
     long limit = q.limit, offset = q.offset;
     struct db_conn *c = req_db_acquire(r);
@@ -535,30 +538,32 @@ static void get_items(struct req *r)
     req_add_header(r, "Content-Crs", arena_printf(r->arena, "<%s>", oc.uri));
 }
 
-/* Reads one feature; *found 0 when there is none. Returns the feature or NULL. */
-static json_t *read_feature(struct req *r, struct db_conn *c, const struct layer_def *l,
-                            long long fid, const struct ogc_crs *oc, long long *version,
-                            enum err *e)
+/*
+ * Reads feature fid of l in crs oc: ERR_OK with the Feature in *out (new) and its version (the
+ * ETag's number); ERR_NOT_FOUND when there is none, ERR_INTERNAL when it cannot be encoded,
+ * or the database's error. Nothing is replied.
+ */
+static enum err read_feature(struct req *r, struct db_conn *c, const struct layer_def *l,
+                             long long fid, const struct ogc_crs *oc, json_t **out,
+                             long long *version)
 {
     PGresult *res;
     char id[24];
     snprintf(id, sizeof(id), "%lld", fid);
     const char *params[1] = { id };
     char *sql = arena_printf(r->arena, "%s WHERE t.id = $1::bigint", select_sql(r, l));
-    *e = db_exec_params(c, sql, 1, params, &res, r->rid);
-    if (*e != ERR_OK)
-        return NULL;
+    *out = NULL;
+    enum err e = db_exec_params(c, sql, 1, params, &res, r->rid);
+    if (e != ERR_OK)
+        return e;
     if (PQntuples(res) == 0) {
         PQclear(res);
-        *e = ERR_NOT_FOUND;
-        return NULL;
+        return ERR_NOT_FOUND;
     }
-    json_t *f = row_feature(geoctx_geos(), l, res, 0, oc);
+    *out = row_feature(geoctx_geos(), l, res, 0, oc);
     *version = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
     PQclear(res);
-    if (f == NULL)
-        *e = ERR_INTERNAL;
-    return f;
+    return *out != NULL ? ERR_OK : ERR_INTERNAL;
 }
 
 /* Replies with one feature, its ETag and links. */
@@ -582,19 +587,19 @@ static void reply_feature(struct req *r, int status, const struct layer_def *l, 
 
 static void get_item(struct req *r)
 {
-    const struct layer_def *l = path_layer(r);
+    const struct layer_def *l;
     struct ogc_crs oc;
     long long fid, version = 0;
-    if (l == NULL || path_fid(r, &fid) != 0 || check_format(r) != 0 ||
-        parse_out_crs(r, "crs", &oc) != 0)
+    if (path_layer(r, &l) != ERR_OK || path_fid(r, &fid) != ERR_OK || check_format(r) != ERR_OK ||
+        parse_out_crs(r, "crs", &oc) != ERR_OK)
         return;
     struct db_conn *c = req_db_acquire(r);
     if (c == NULL)
         return;
-    enum err e;
-    json_t *f = read_feature(r, c, l, fid, &oc, &version, &e);
+    json_t *f;
+    enum err e = read_feature(r, c, l, fid, &oc, &f, &version);
     req_db_release(r, c);
-    if (f == NULL) {
+    if (e != ERR_OK) {
         if (e == ERR_NOT_FOUND)
             req_reply_error(r, e, "no feature %lld in %s", fid, l->id);
         else
@@ -626,7 +631,11 @@ struct feature_write {
     json_t *props; /* borrowed from the request document */
 };
 
-/* Names the feature in messages of a collection ("feature 3: ...") or not. */
+/*
+ * One write request: its connection and input CRS, and the message of its failure. Functions
+ * that can fail return the enum err and leave the message in msg (fail), prefixed with where
+ * (which feature of a collection, which window).
+ */
 struct write_ctx {
     struct req *r;
     struct db_conn *c;
@@ -634,23 +643,22 @@ struct write_ctx {
     enum crs in_crs;
     bool in_swap;
     char where[64]; /* "" or "features[3]: " (and "windows[1]: ") */
-    enum err err;
     char msg[512];
 };
 
-static int fail(struct write_ctx *w, enum err e, const char *fmt, ...)
+static enum err fail(struct write_ctx *w, enum err e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static int fail(struct write_ctx *w, enum err e, const char *fmt, ...)
+/* Writes the message of e (prefixed with w->where) into w->msg and returns e. */
+static enum err fail(struct write_ctx *w, enum err e, const char *fmt, ...)
 {
     char text[360];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    w->err = e;
     snprintf(w->msg, sizeof(w->msg), "%s%s", w->where, text);
-    return -1;
+    return e;
 }
 
 /* A copy of a coordinates array with the first two numbers of every position swapped. */
@@ -679,9 +687,49 @@ static json_t *swap_geometry_axes(json_t *g)
     return copy;
 }
 
+/* Reads geometry g under the layer's rules into fw (hex WKB in WGS84). */
+static enum err check_geometry(struct write_ctx *w, json_t *g, struct feature_write *fw)
+{
+    const struct layer_def *l = w->l;
+    struct geojson_rules rules = { .types = l->geom_types,
+                                   .promote_multi = l->promote_multi,
+                                   .crs = w->in_crs };
+    const struct ogcapi_options *oo = w->r->app->ogcapi;
+    if (oo != NULL && oo->has_town_bbox) {
+        rules.has_bbox = true;
+        rules.min_lon = oo->town_bbox[0];
+        rules.min_lat = oo->town_bbox[1];
+        rules.max_lon = oo->town_bbox[2];
+        rules.max_lat = oo->town_bbox[3];
+    }
+    GEOSContextHandle_t h = geoctx_geos();
+    GEOSGeometry *geom = NULL;
+    struct geojson_error ge;
+    /* Lat/lon-ordered input (an EPSG URI as crs): read it with the axes swapped. */
+    json_t *input = w->in_swap ? swap_geometry_axes(g) : json_incref(g);
+    int rc = input ? geojson_read(h, input, &rules, &geom, &ge) : -1;
+    json_decref(input);
+    if (input == NULL)
+        return fail(w, ERR_INTERNAL, "out of memory");
+    if (rc != 0)
+        return fail(w, ge.kind, "geometry%s%s: %s (%s)", ge.path[0] ? " at " : "", ge.path,
+                    ge.message, ge.code);
+    GEOSWKBWriter *wr = GEOSWKBWriter_create_r(h);
+    size_t len = 0;
+    unsigned char *hex = GEOSWKBWriter_writeHEX_r(h, wr, geom, &len);
+    GEOSWKBWriter_destroy_r(h, wr);
+    GEOSGeom_destroy_r(h, geom);
+    if (hex == NULL)
+        return fail(w, ERR_INTERNAL, "could not encode the geometry");
+    fw->geom_hex = arena_strndup(w->r->arena, (const char *)hex, len);
+    GEOSFree_r(h, hex);
+    fw->geom_given = true;
+    return ERR_OK;
+}
+
 /* Validates a GeoJSON Feature for the layer; fills fw. */
-static int check_feature(struct write_ctx *w, json_t *f, enum prop_mode mode,
-                         struct feature_write *fw, long long path_fid)
+static enum err check_feature(struct write_ctx *w, json_t *f, enum prop_mode mode,
+                              struct feature_write *fw, long long path_fid)
 {
     const struct layer_def *l = w->l;
     memset(fw, 0, sizeof(*fw));
@@ -710,6 +758,7 @@ static int check_feature(struct write_ctx *w, json_t *f, enum prop_mode mode,
         return fail(w, ERR_INVALID_ARGUMENT, "\"properties\" must be an object or null");
 
     json_t *g = json_object_get(f, "geometry");
+    enum err e;
     if (g == NULL) {
         if (mode != PROP_PATCH)
             return fail(w, ERR_INVALID_ARGUMENT, "a feature needs a \"geometry\" member");
@@ -718,39 +767,9 @@ static int check_feature(struct write_ctx *w, json_t *f, enum prop_mode mode,
             return fail(w, ERR_UNPROCESSABLE, "features of %s need a geometry", l->id);
         fw->geom_given = true;
     } else {
-        struct geojson_rules rules = { .types = l->geom_types,
-                                       .promote_multi = l->promote_multi,
-                                       .crs = w->in_crs };
-        const struct ogcapi_options *oo = w->r->app->ogcapi;
-        if (oo != NULL && oo->has_town_bbox) {
-            rules.has_bbox = true;
-            rules.min_lon = oo->town_bbox[0];
-            rules.min_lat = oo->town_bbox[1];
-            rules.max_lon = oo->town_bbox[2];
-            rules.max_lat = oo->town_bbox[3];
-        }
-        GEOSContextHandle_t h = geoctx_geos();
-        GEOSGeometry *geom = NULL;
-        struct geojson_error ge;
-        /* Lat/lon-ordered input (an EPSG URI as crs): read it with the axes swapped. */
-        json_t *input = w->in_swap ? swap_geometry_axes(g) : json_incref(g);
-        int rc = input ? geojson_read(h, input, &rules, &geom, &ge) : -1;
-        json_decref(input);
-        if (input == NULL)
-            return fail(w, ERR_INTERNAL, "out of memory");
-        if (rc != 0)
-            return fail(w, ge.kind, "geometry%s%s: %s (%s)", ge.path[0] ? " at " : "", ge.path,
-                        ge.message, ge.code);
-        GEOSWKBWriter *wr = GEOSWKBWriter_create_r(h);
-        size_t len = 0;
-        unsigned char *hex = GEOSWKBWriter_writeHEX_r(h, wr, geom, &len);
-        GEOSWKBWriter_destroy_r(h, wr);
-        GEOSGeom_destroy_r(h, geom);
-        if (hex == NULL)
-            return fail(w, ERR_INTERNAL, "could not encode the geometry");
-        fw->geom_hex = arena_strndup(w->r->arena, (const char *)hex, len);
-        GEOSFree_r(h, hex);
-        fw->geom_given = true;
+        e = check_geometry(w, g, fw);
+        if (e != ERR_OK)
+            return e;
     }
     char msg[300];
     if (fw->props == NULL) {
@@ -758,14 +777,14 @@ static int check_feature(struct write_ctx *w, json_t *f, enum prop_mode mode,
         fw->props = json_object();
         json_object_set_new(f, "properties", fw->props);
     }
-    enum err e = layerdef_check(l, fw->props, mode, "", msg, sizeof(msg));
+    e = layerdef_check(l, fw->props, mode, "", msg, sizeof(msg));
     if (e != ERR_OK)
         return fail(w, e, "%s", msg);
-    return 0;
+    return ERR_OK;
 }
 
-/* Maps a failed write statement to a client error with a reason. */
-static int db_fail(struct write_ctx *w, enum err e, bool deleting)
+/* Maps a failed write statement (its error e) to a client error with a reason. */
+static enum err db_fail(struct write_ctx *w, enum err e, bool deleting)
 {
     enum db_violation v = db_error_violation(w->c);
     const char *constraint = db_error_constraint(w->c);
@@ -785,7 +804,7 @@ static int db_fail(struct write_ctx *w, enum err e, bool deleting)
 }
 
 /* Writes the children (patrol windows) of parent id: replaces them all. */
-static int write_children(struct write_ctx *w, long long id, json_t *children)
+static enum err write_children(struct write_ctx *w, long long id, json_t *children)
 {
     const struct layer_def *cl = w->l->child;
     char sid[24];
@@ -829,15 +848,15 @@ static int write_children(struct write_ctx *w, long long id, json_t *children)
             return db_fail(w, e, false);
         }
     }
-    return 0;
+    return ERR_OK;
 }
 
 /*
- * Inserts (fid 0) or updates feature fid from fw in mode. Returns 0 with *id_out set.
- * Must run inside the caller's transaction.
+ * Inserts (fid 0) or updates feature fid from fw in mode, with *id_out set to its id. Must run
+ * inside the caller's transaction.
  */
-static int store_feature(struct write_ctx *w, struct feature_write *fw, enum prop_mode mode,
-                         long long fid, long long *id_out)
+static enum err store_feature(struct write_ctx *w, struct feature_write *fw, enum prop_mode mode,
+                              long long fid, long long *id_out)
 {
     const struct layer_def *l = w->l;
     struct arena *a = w->r->arena;
@@ -909,25 +928,36 @@ static int store_feature(struct write_ctx *w, struct feature_write *fw, enum pro
     json_t *children = l->child_key ? json_object_get(fw->props, l->child_key) : NULL;
     if (l->child != NULL && (children != NULL || mode != PROP_PATCH)) {
         json_t *none = json_array();
-        int rc = write_children(w, *id_out, json_is_array(children) ? children : none);
+        e = write_children(w, *id_out, json_is_array(children) ? children : none);
         json_decref(none);
-        if (rc != 0)
-            return -1;
     }
-    return 0;
+    return e;
 }
 
-/* Opens a write: the layer must be writable, the body a JSON object, the database there. */
-static json_t *begin_write(struct req *r, struct write_ctx *w, const struct layer_def *l)
+/* Refuses a write to a read-only layer: ERR_METHOD_NOT_ALLOWED, replied, with Allow. */
+static enum err check_writable(struct req *r, const struct layer_def *l)
+{
+    if (l->writable)
+        return ERR_OK;
+    req_reply_error(r, ERR_METHOD_NOT_ALLOWED, "%s is imported data and read-only here", l->id);
+    req_add_header(r, "Allow", "GET");
+    return ERR_METHOD_NOT_ALLOWED;
+}
+
+/*
+ * Opens a write: the layer must be writable, the input CRS known, the body a JSON object
+ * (*doc, new). Returns ERR_OK, or the error after replying with it.
+ */
+static enum err begin_write(struct req *r, struct write_ctx *w, const struct layer_def *l,
+                            json_t **doc)
 {
     memset(w, 0, sizeof(*w));
     w->r = r;
     w->l = l;
-    if (!l->writable) {
-        req_reply_error(r, ERR_METHOD_NOT_ALLOWED, "%s is imported data and read-only here", l->id);
-        req_add_header(r, "Allow", "GET");
-        return NULL;
-    }
+    *doc = NULL;
+    enum err e = check_writable(r, l);
+    if (e != ERR_OK)
+        return e;
     /* Part 4 names the input CRS in Content-Crs; ?crs= is accepted too. */
     const char *content_crs = req_header(r, "Content-Crs");
     const char *name = req_query(r, "crs");
@@ -944,22 +974,24 @@ static json_t *begin_write(struct req *r, struct write_ctx *w, const struct laye
     if (name != NULL) {
         if (crs_parse(name, &w->in_crs) != 0) {
             req_reply_error(r, ERR_INVALID_ARGUMENT, "input CRS '%s' is not supported", name);
-            return NULL;
+            return ERR_INVALID_ARGUMENT;
         }
         w->in_swap = crs_axis_lat_first(name);
     }
-    json_t *doc = req_json_object(r);
-    if (doc == NULL)
-        return NULL;
-    return doc;
+    *doc = req_json_object(r);
+    return *doc != NULL ? ERR_OK : ERR_INVALID_ARGUMENT; /* replied by req_json_object */
 }
 
-static int open_tx(struct write_ctx *w)
+/*
+ * Takes a connection and begins the transaction with the caller named for the audit triggers.
+ * Returns ERR_OK, or the error after replying with it.
+ */
+static enum err open_tx(struct write_ctx *w)
 {
     char actor[160];
     w->c = req_db_acquire(w->r);
     if (w->c == NULL)
-        return -1;
+        return ERR_UNAVAILABLE; /* replied by req_db_acquire */
     auth_actor(req_identity(w->r), actor, sizeof(actor));
     enum err e = db_begin(w->c, w->r->rid);
     if (e == ERR_OK)
@@ -968,16 +1000,18 @@ static int open_tx(struct write_ctx *w)
         req_db_release(w->r, w->c);
         w->c = NULL;
         req_reply_error(w->r, e, "the database is not available; retry shortly");
-        return -1;
     }
-    return 0;
+    return e;
 }
 
-/* Ends the transaction: commits when ok, else rolls back and replies with w's error. */
-static int close_tx(struct write_ctx *w, bool ok)
+/*
+ * Ends the transaction of a write whose outcome is e: commits when e is ERR_OK, else rolls
+ * back, and gives the connection back. Returns ERR_OK when committed; otherwise the error
+ * (e, or the commit's) after replying with it and w's message.
+ */
+static enum err close_tx(struct write_ctx *w, enum err e)
 {
-    enum err e = ERR_OK;
-    if (ok) {
+    if (e == ERR_OK) {
         e = db_commit(w->c, w->r->rid);
         if (e != ERR_OK)
             fail(w, e, "the change could not be committed; nothing was written");
@@ -986,18 +1020,16 @@ static int close_tx(struct write_ctx *w, bool ok)
     }
     req_db_release(w->r, w->c);
     w->c = NULL;
-    if (!ok || e != ERR_OK) {
-        req_reply_error(w->r, w->err ? w->err : ERR_INTERNAL, "%s", w->msg);
-        return -1;
-    }
-    return 0;
+    if (e != ERR_OK)
+        req_reply_error(w->r, e, "%s", w->msg);
+    return e;
 }
 
 /*
- * Locks feature fid for an edit and checks If-Match. Returns 0, or -1 with w's error set
- * (404 no such feature, 412 a stale version).
+ * Locks feature fid for an edit and checks If-Match: ERR_OK, or ERR_NOT_FOUND (no such
+ * feature), ERR_PRECONDITION (a stale version) or the database's error, with w's message.
  */
-static int lock_version(struct write_ctx *w, long long fid)
+static enum err lock_version(struct write_ctx *w, long long fid)
 {
     char sid[24];
     snprintf(sid, sizeof(sid), "%lld", fid);
@@ -1023,74 +1055,84 @@ static int lock_version(struct write_ctx *w, long long fid)
                     "feature %lld was changed since you read it (it is now %s, you had %s); "
                     "read it again",
                     fid, etag, match);
-    return 0;
+    return ERR_OK;
+}
+
+/* The features of a POST body: one Feature (doc itself) or a FeatureCollection's array. */
+static enum err post_features(struct req *r, json_t *doc, json_t **features, size_t *count)
+{
+    json_t *type = json_object_get(doc, "type");
+    bool many = json_is_string(type) && strcmp(json_string_value(type), "FeatureCollection") == 0;
+    *features = many ? json_object_get(doc, "features") : NULL;
+    *count = 1;
+    if (!many)
+        return ERR_OK;
+    if (!json_is_array(*features)) {
+        req_reply_error(r, ERR_INVALID_ARGUMENT, "a FeatureCollection needs a \"features\" array");
+        return ERR_INVALID_ARGUMENT;
+    }
+    if (json_object_get(doc, "crs") != NULL) {
+        req_reply_error(r, ERR_INVALID_ARGUMENT,
+                        "a \"crs\" member is not GeoJSON (RFC 7946); send WGS84 or use ?crs=");
+        return ERR_INVALID_ARGUMENT;
+    }
+    *count = json_array_size(*features);
+    if (*count == 0) {
+        req_reply_error(r, ERR_INVALID_ARGUMENT, "the FeatureCollection is empty");
+        return ERR_INVALID_ARGUMENT;
+    }
+    return ERR_OK;
 }
 
 static void post_items(struct req *r)
 {
-    const struct layer_def *l = path_layer(r);
+    const struct layer_def *l;
     struct write_ctx w;
-    if (l == NULL)
+    json_t *doc, *features;
+    size_t count;
+    if (path_layer(r, &l) != ERR_OK || begin_write(r, &w, l, &doc) != ERR_OK)
         return;
-    json_t *doc = begin_write(r, &w, l);
-    if (doc == NULL)
-        return;
-    json_t *type = json_object_get(doc, "type");
-    bool many = json_is_string(type) && strcmp(json_string_value(type), "FeatureCollection") == 0;
-    json_t *features = many ? json_object_get(doc, "features") : NULL;
-    if (many && !json_is_array(features)) {
-        req_reply_error(r, ERR_INVALID_ARGUMENT, "a FeatureCollection needs a \"features\" array");
+    if (post_features(r, doc, &features, &count) != ERR_OK) {
         json_decref(doc);
         return;
     }
-    if (many && json_object_get(doc, "crs") != NULL) {
-        req_reply_error(r, ERR_INVALID_ARGUMENT,
-                        "a \"crs\" member is not GeoJSON (RFC 7946); send WGS84 or use ?crs=");
-        json_decref(doc);
-        return;
-    }
-    size_t count = many ? json_array_size(features) : 1;
-    if (count == 0) {
-        req_reply_error(r, ERR_INVALID_ARGUMENT, "the FeatureCollection is empty");
-        json_decref(doc);
-        return;
-    }
+    bool many = features != NULL;
     struct feature_write *fws = arena_calloc(r->arena, count, sizeof(*fws));
     /* Everything is checked before anything is written. */
     for (size_t i = 0; i < count; i++) {
         if (many)
             snprintf(w.where, sizeof(w.where), "features[%zu]: ", i);
-        if (check_feature(&w, many ? json_array_get(features, i) : doc, PROP_CREATE, &fws[i], 0) !=
-            0) {
-            req_reply_error(r, w.err, "%s", w.msg);
+        enum err e =
+            check_feature(&w, many ? json_array_get(features, i) : doc, PROP_CREATE, &fws[i], 0);
+        if (e != ERR_OK) {
+            req_reply_error(r, e, "%s", w.msg);
             json_decref(doc);
             return;
         }
     }
-    if (open_tx(&w) != 0) {
+    if (open_tx(&w) != ERR_OK) {
         json_decref(doc);
         return;
     }
     json_t *ids = json_array();
     long long id = 0;
-    bool ok = true;
-    for (size_t i = 0; i < count && ok; i++) {
+    enum err e = ERR_OK;
+    for (size_t i = 0; i < count && e == ERR_OK; i++) {
         if (many)
             snprintf(w.where, sizeof(w.where), "features[%zu]: ", i);
-        ok = store_feature(&w, &fws[i], PROP_CREATE, 0, &id) == 0;
+        e = store_feature(&w, &fws[i], PROP_CREATE, 0, &id);
         json_array_append_new(ids, json_integer(id));
     }
     struct ogc_crs oc = { CRS_WGS84, false, crs_uri(CRS_WGS84) };
     long long version = 0;
     json_t *f = NULL;
-    if (ok && !many) {
-        enum err e;
-        f = read_feature(r, w.c, l, id, &oc, &version, &e);
-        if (f == NULL)
-            ok = fail(&w, e, "could not read back the new feature") == 0;
+    if (e == ERR_OK && !many) {
+        e = read_feature(r, w.c, l, id, &oc, &f, &version);
+        if (e != ERR_OK)
+            fail(&w, e, "could not read back the new feature");
     }
     json_decref(doc);
-    if (close_tx(&w, ok) != 0) {
+    if (close_tx(&w, e) != ERR_OK) {
         json_decref(ids);
         json_decref(f);
         return;
@@ -1110,35 +1152,36 @@ static void post_items(struct req *r)
 /* PUT (replace) and PATCH (merge) of one feature. */
 static void edit_item(struct req *r, enum prop_mode mode)
 {
-    const struct layer_def *l = path_layer(r);
+    const struct layer_def *l;
     struct write_ctx w;
     long long fid, id = 0, version = 0;
-    if (l == NULL || path_fid(r, &fid) != 0)
-        return;
-    json_t *doc = begin_write(r, &w, l);
-    if (doc == NULL)
+    json_t *doc;
+    if (path_layer(r, &l) != ERR_OK || path_fid(r, &fid) != ERR_OK ||
+        begin_write(r, &w, l, &doc) != ERR_OK)
         return;
     struct feature_write fw;
-    if (check_feature(&w, doc, mode, &fw, fid) != 0) {
-        req_reply_error(r, w.err, "%s", w.msg);
+    enum err e = check_feature(&w, doc, mode, &fw, fid);
+    if (e != ERR_OK) {
+        req_reply_error(r, e, "%s", w.msg);
         json_decref(doc);
         return;
     }
-    if (open_tx(&w) != 0) {
+    if (open_tx(&w) != ERR_OK) {
         json_decref(doc);
         return;
     }
     struct ogc_crs oc = { CRS_WGS84, false, crs_uri(CRS_WGS84) };
     json_t *f = NULL;
-    bool ok = lock_version(&w, fid) == 0 && store_feature(&w, &fw, mode, fid, &id) == 0;
-    if (ok) {
-        enum err e;
-        f = read_feature(r, w.c, l, fid, &oc, &version, &e);
-        if (f == NULL)
-            ok = fail(&w, e, "could not read back the feature") == 0;
+    e = lock_version(&w, fid);
+    if (e == ERR_OK)
+        e = store_feature(&w, &fw, mode, fid, &id);
+    if (e == ERR_OK) {
+        e = read_feature(r, w.c, l, fid, &oc, &f, &version);
+        if (e != ERR_OK)
+            fail(&w, e, "could not read back the feature");
     }
     json_decref(doc);
-    if (close_tx(&w, ok) != 0) {
+    if (close_tx(&w, e) != ERR_OK) {
         json_decref(f);
         return;
     }
@@ -1157,29 +1200,25 @@ static void patch_item(struct req *r)
 
 static void delete_item(struct req *r)
 {
-    const struct layer_def *l = path_layer(r);
-    struct write_ctx w = { .r = r, .l = l };
+    const struct layer_def *l;
     long long fid;
-    if (l == NULL || path_fid(r, &fid) != 0)
+    if (path_layer(r, &l) != ERR_OK || path_fid(r, &fid) != ERR_OK ||
+        check_writable(r, l) != ERR_OK)
         return;
-    if (!l->writable) {
-        req_reply_error(r, ERR_METHOD_NOT_ALLOWED, "%s is imported data and read-only here", l->id);
-        req_add_header(r, "Allow", "GET");
+    struct write_ctx w = { .r = r, .l = l };
+    if (open_tx(&w) != ERR_OK)
         return;
-    }
-    if (open_tx(&w) != 0)
-        return;
-    bool ok = lock_version(&w, fid) == 0;
-    if (ok) {
+    enum err e = lock_version(&w, fid);
+    if (e == ERR_OK) {
         char sid[24];
         snprintf(sid, sizeof(sid), "%lld", fid);
         const char *params[1] = { sid };
         char *sql = arena_printf(r->arena, "DELETE FROM %s WHERE id = $1::bigint", l->id);
-        enum err e = db_exec_params(w.c, sql, 1, params, NULL, r->rid);
+        e = db_exec_params(w.c, sql, 1, params, NULL, r->rid);
         if (e != ERR_OK)
-            ok = db_fail(&w, e, true) == 0;
+            e = db_fail(&w, e, true);
     }
-    if (close_tx(&w, ok) != 0)
+    if (close_tx(&w, e) != ERR_OK)
         return;
     req_reply(r, 204, "application/json", "", 0);
 }
