@@ -1,12 +1,12 @@
 /*
  * layerdef.h - the catalog of the town's layers as the API sees them: each layer's table,
  * geometry column and allowed geometry types, and every property with its type, range,
- * choices and whether a client may write it. The OGC API (api_features.c) is generated from
- * this table; validation of properties lives here so the rules are stated once.
+ * choices and whether a client may write it. The OGC API (ogc_*.c) is generated from this
+ * table; validation of properties lives here so the rules are stated once.
  *
  * The database's CHECK constraints (sql/migrations) state the same rules again as a last line
  * of defence; this file gives the reasons a person can act on. Not here: geometry validation
- * (geojson.c), SQL execution (api_features.c).
+ * (geojson.c), SQL assembly and execution (ogc_query.c, ogc_read.c, ogc_write.c).
  */
 #ifndef PATROL_LAYERDEF_H
 #define PATROL_LAYERDEF_H
