@@ -161,9 +161,11 @@ static enum err items_query(struct req *r, const struct layer_def *l, struct ogc
     /* Messages that quote a client's value are cut at 200 bytes, as they always were; one that
      * quotes a bbox-crs name has room for all of it, as parse_out_crs's have. */
     const char *bbox_crs = req_query(r, "bbox-crs");
-    size_t crs_msglen = bbox_crs ? strlen(bbox_crs) + 128 : 0;
     size_t msglen = 200;
-    char *msg = arena_alloc(r->arena, crs_msglen > msglen ? crs_msglen : msglen);
+    size_t bbox_msglen = bbox_crs != NULL ? strlen(bbox_crs) + 128 : 0;
+    if (bbox_msglen < msglen)
+        bbox_msglen = msglen;
+    char *msg = arena_alloc(r->arena, bbox_msglen);
     if (msg == NULL) {
         req_reply_error(r, ERR_INTERNAL, "out of memory");
         return ERR_INTERNAL;
@@ -176,8 +178,7 @@ static enum err items_query(struct req *r, const struct layer_def *l, struct ogc
         e = fw.e;
     }
     if (e == ERR_OK)
-        e = ogc_query_bbox(q, req_query(r, "bbox"), bbox_crs, msg,
-                           crs_msglen > msglen ? crs_msglen : msglen);
+        e = ogc_query_bbox(q, req_query(r, "bbox"), bbox_crs, msg, bbox_msglen);
     if (e == ERR_OK)
         e = ogc_query_datetime(q, req_query(r, "datetime"), msg, msglen);
     if (e != ERR_OK)
