@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 enum err parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
@@ -78,6 +79,21 @@ enum err parse_double(const char *s, double *out)
     if (*end != '\0' || !isfinite(v))
         return ERR_INVALID_ARGUMENT;
     *out = v;
+    return ERR_OK;
+}
+
+enum err parse_count(const char *s, const char *name, long def, long min, long max, long *out,
+                     char *msg, size_t msglen)
+{
+    long v;
+    *out = def;
+    if (s == NULL)
+        return ERR_OK;
+    if (parse_long(s, min, LONG_MAX, &v) != ERR_OK) {
+        snprintf(msg, msglen, "%s must be an integer of at least %ld", name, min);
+        return ERR_INVALID_ARGUMENT;
+    }
+    *out = v > max ? max : v;
     return ERR_OK;
 }
 

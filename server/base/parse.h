@@ -9,6 +9,7 @@
 
 #include "err.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -26,6 +27,16 @@ enum err parse_long(const char *s, long min, long max, long *out);
  * space), the whole string. ERR_OK or ERR_INVALID_ARGUMENT.
  */
 enum err parse_double(const char *s, double *out);
+
+/*
+ * The one rule for page sizes and offsets (`limit`, `offset`) of every listing, without a
+ * request: s NULL (absent) gives def; not an integer, or below min, is ERR_INVALID_ARGUMENT
+ * with "<name> must be an integer of at least <min>" in msg; above max it is clamped to max
+ * (OGC API - Features permits it, and clients such as QGIS and GDAL ask for large pages).
+ * *out is set (def on an error).
+ */
+enum err parse_count(const char *s, const char *name, long def, long min, long max, long *out,
+                     char *msg, size_t msglen);
 
 /* For database cells known to hold an integer / a number (no check): 0 for NULL. */
 int64_t parse_cell_i64(const char *s);

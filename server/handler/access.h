@@ -25,9 +25,9 @@ struct db_conn *req_db_acquire(struct req *r);
 void req_db_release(struct req *r, struct db_conn *c);
 
 /*
- * The access hook (http_access_fn; ctx is unused: the struct app is r->app): resolves the bearer token of r to
- * an identity in r's arena (r->who), and refuses a role the route does not accept. Every
- * refusal (401, 403) is audited. A database that cannot be asked gives 503.
+ * The access hook (http_access_fn; ctx is unused: the struct app is r->app): resolves the bearer
+ * token of r to an identity in r's arena (r->who), and refuses a role the route does not accept.
+ * Every refusal (401, 403) is audited. A database that cannot be asked gives 503.
  */
 enum err access_check(void *ctx, struct req *r, char *msg, size_t msglen);
 

@@ -12,7 +12,6 @@
 #include "pgjson.h"
 
 #include <stdlib.h>
-#include <limits.h>
 #include <string.h>
 
 struct arg_check {
@@ -42,18 +41,11 @@ enum err api_only_args(struct req *r, const char *const *allowed)
 
 enum err api_arg_count(struct req *r, const char *name, long def, long min, long max, long *out)
 {
-    const char *s = req_query(r, name);
-    long v;
-    *out = def;
-    if (s == NULL)
-        return ERR_OK;
-    if (parse_long(s, min, LONG_MAX, &v) != ERR_OK) {
-        req_reply_error(r, ERR_INVALID_ARGUMENT, "%s must be an integer of at least %ld", name,
-                        min);
-        return ERR_INVALID_ARGUMENT;
-    }
-    *out = v > max ? max : v;
-    return ERR_OK;
+    char msg[160];
+    enum err e = parse_count(req_query(r, name), name, def, min, max, out, msg, sizeof(msg));
+    if (e != ERR_OK)
+        req_reply_error(r, e, "%s", msg);
+    return e;
 }
 
 enum err api_arg_format(struct req *r, bool *csv)

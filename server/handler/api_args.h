@@ -21,11 +21,10 @@ struct req;
 enum err api_only_args(struct req *r, const char *const *allowed);
 
 /*
- * The one rule for page sizes and offsets (`limit`, `offset`) of every listing: absent gives
- * def; not an integer, or below min, is refused (400 "<name> must be an integer of at least
- * <min>"); above max it is clamped to max (OGC API - Features permits it, and clients such as
- * QGIS and GDAL ask for large pages). Replies say which limit they used. Returns ERR_OK, or
- * the error already replied.
+ * The query argument `name` under the one rule for page sizes and offsets (parse_count,
+ * parse.h): absent gives def, not an integer or below min is refused (400), above max is
+ * clamped to max. Replies say which limit they used. Returns ERR_OK, or the error already
+ * replied.
  */
 enum err api_arg_count(struct req *r, const char *name, long def, long min, long max, long *out);
 

@@ -417,19 +417,20 @@ static const char *type_name(enum prop_type t)
     return "a value";
 }
 
-/* Checks one value. Returns 0, or -1 with msg (*unproc: a rule, not a type, was broken). */
-static int check_value(const struct prop_def *p, json_t *v, const char *prefix, char *msg,
-                       size_t msglen, bool *unproc)
+/*
+ * Checks one value: ERR_OK, ERR_INVALID_ARGUMENT (the wrong type) or ERR_UNPROCESSABLE (a
+ * rule broken: null where it may not be, a range, a choice, a malformed date), with msg.
+ */
+static enum err check_value(const struct prop_def *p, json_t *v, const char *prefix, char *msg,
+                            size_t msglen)
 {
     const char *s = json_is_string(v) ? json_string_value(v) : NULL;
     bool type_ok = false;
-    *unproc = false;
     if (json_is_null(v)) {
         if (p->flags & PROP_NULLABLE)
-            return 0;
+            return ERR_OK;
         snprintf(msg, msglen, "property '%s%s' may not be null", prefix, p->name);
-        *unproc = true;
-        return -1;
+        return ERR_UNPROCESSABLE;
     }
     switch (p->type) {
     case PROP_TEXT:
@@ -457,30 +458,29 @@ static int check_value(const struct prop_def *p, json_t *v, const char *prefix, 
     }
     if (!type_ok) {
         snprintf(msg, msglen, "property '%s%s' must be %s", prefix, p->name, type_name(p->type));
-        return -1;
+        return ERR_INVALID_ARGUMENT;
     }
-    *unproc = true;
     if (p->type == PROP_TEXT) {
         size_t len = strlen(s);
         double max = p->max > 0 ? p->max : TEXT_MAX_BYTES;
         if ((double)len < p->min || (double)len > max) {
             snprintf(msg, msglen, "property '%s%s' must have %.0f to %.0f bytes", prefix, p->name,
                      p->min, max);
-            return -1;
+            return ERR_UNPROCESSABLE;
         }
         if (p->choices != NULL) {
             for (const char *const *c = p->choices; *c; c++)
                 if (strcmp(*c, s) == 0)
-                    return 0;
+                    return ERR_OK;
             char list[256] = "";
             for (const char *const *c = p->choices; *c; c++) {
                 size_t used = strlen(list);
                 snprintf(list + used, sizeof(list) - used, "%s%s", used ? ", " : "", *c);
             }
             snprintf(msg, msglen, "property '%s%s' must be one of: %s", prefix, p->name, list);
-            return -1;
+            return ERR_UNPROCESSABLE;
         }
-        return 0;
+        return ERR_OK;
     }
     if ((p->type == PROP_DATE && !layerdef_valid_date(s)) ||
         (p->type == PROP_TIME && !layerdef_valid_time(s, NULL)) ||
@@ -488,17 +488,17 @@ static int check_value(const struct prop_def *p, json_t *v, const char *prefix, 
         (p->type == PROP_TIMESTAMP && !layerdef_valid_timestamp(s))) {
         snprintf(msg, msglen, "property '%s%s' is '%s', not %s", prefix, p->name, s,
                  type_name(p->type));
-        return -1;
+        return ERR_UNPROCESSABLE;
     }
     if (p->type == PROP_INT || p->type == PROP_NUMBER) {
         double x = json_number_value(v);
         if (!isfinite(x) || (p->max > p->min && (x < p->min || x > p->max))) {
             snprintf(msg, msglen, "property '%s%s' must be between %g and %g", prefix, p->name,
                      p->min, p->max);
-            return -1;
+            return ERR_UNPROCESSABLE;
         }
     }
-    return 0;
+    return ERR_OK;
 }
 
 /* Compares two checked values of the same type as strings (dates, times, MM-DD) or numbers. */
@@ -516,11 +516,12 @@ static int compare_values(json_t *a, json_t *b)
     return (x > y) - (x < y);
 }
 
-static int check_pairs(const struct layer_def *l, json_t *props, enum prop_mode mode,
-                       const char *prefix, char *msg, size_t msglen)
+/* Checks the pairs of l (layer_def.pairs): ERR_OK, or ERR_UNPROCESSABLE with msg. */
+static enum err check_pairs(const struct layer_def *l, json_t *props, enum prop_mode mode,
+                            const char *prefix, char *msg, size_t msglen)
 {
     if (l->pairs == NULL)
-        return 0;
+        return ERR_OK;
     for (const char *const *p = l->pairs; *p; p += 3) {
         json_t *a = json_object_get(props, p[1]), *b = json_object_get(props, p[2]);
         bool a_set = a != NULL && !json_is_null(a), b_set = b != NULL && !json_is_null(b);
@@ -531,7 +532,7 @@ static int check_pairs(const struct layer_def *l, json_t *props, enum prop_mode 
             if (judge && a_set != b_set) {
                 snprintf(msg, msglen, "properties '%s%s' and '%s%s' are set together or not at all",
                          prefix, p[1], prefix, p[2]);
-                return -1;
+                return ERR_UNPROCESSABLE;
             }
             continue;
         }
@@ -542,55 +543,53 @@ static int check_pairs(const struct layer_def *l, json_t *props, enum prop_mode 
         if (strict ? c >= 0 : c > 0) {
             snprintf(msg, msglen, "property '%s%s' must be %s '%s%s'", prefix, p[1],
                      strict ? "before" : "not after", prefix, p[2]);
-            return -1;
+            return ERR_UNPROCESSABLE;
         }
     }
-    return 0;
+    return ERR_OK;
 }
 
-int layerdef_check(const struct layer_def *l, json_t *props, enum prop_mode mode,
-                   const char *prefix, char *msg, size_t msglen, bool *unprocessable)
+enum err layerdef_check(const struct layer_def *l, json_t *props, enum prop_mode mode,
+                        const char *prefix, char *msg, size_t msglen)
 {
     const char *key;
     json_t *v;
-    *unprocessable = false;
+    enum err e;
     if (!json_is_object(props)) {
         snprintf(msg, msglen, "'%sproperties' must be an object", prefix);
-        return -1;
+        return ERR_INVALID_ARGUMENT;
     }
     json_object_foreach(props, key, v)
     {
         const struct prop_def *p = layerdef_prop(l, key);
-        *unprocessable = false; /* check_value leaves it set after a valid value */
         if (p == NULL) {
             snprintf(msg, msglen, "unknown property '%s%s' (extra attributes go in 'props')",
                      prefix, key);
-            return -1;
+            return ERR_INVALID_ARGUMENT;
         }
         if (p->flags & PROP_READONLY) {
             snprintf(msg, msglen, "property '%s%s' is set by the server and cannot be written",
                      prefix, key);
-            return -1;
+            return ERR_INVALID_ARGUMENT;
         }
         /* In a patch, null resets an optional property to its default. */
         if (json_is_null(v) && mode == PROP_PATCH && !(p->flags & PROP_REQUIRED))
             continue;
-        if (check_value(p, v, prefix, msg, msglen, unprocessable) != 0)
-            return -1;
+        e = check_value(p, v, prefix, msg, msglen);
+        if (e != ERR_OK)
+            return e;
     }
     if (mode != PROP_PATCH) {
         for (const struct prop_def *p = l->props; p->name != NULL; p++) {
             if ((p->flags & PROP_REQUIRED) && json_object_get(props, p->name) == NULL) {
                 snprintf(msg, msglen, "property '%s%s' is required", prefix, p->name);
-                *unprocessable = false;
-                return -1;
+                return ERR_INVALID_ARGUMENT;
             }
         }
     }
-    if (check_pairs(l, props, mode, prefix, msg, msglen) != 0) {
-        *unprocessable = true;
-        return -1;
-    }
+    e = check_pairs(l, props, mode, prefix, msg, msglen);
+    if (e != ERR_OK)
+        return e;
     json_t *children = l->child != NULL ? json_object_get(props, l->child_key) : NULL;
     size_t i;
     json_t *c;
@@ -600,14 +599,13 @@ int layerdef_check(const struct layer_def *l, json_t *props, enum prop_mode mode
         snprintf(sub, sizeof(sub), "%s%s[%zu].", prefix, l->child_key, i);
         if (!json_is_object(c)) {
             snprintf(msg, msglen, "'%s%s[%zu]' must be an object", prefix, l->child_key, i);
-            *unprocessable = false;
-            return -1;
+            return ERR_INVALID_ARGUMENT;
         }
-        if (layerdef_check(l->child, c, PROP_CREATE, sub, msg, msglen, unprocessable) != 0)
-            return -1;
+        e = layerdef_check(l->child, c, PROP_CREATE, sub, msg, msglen);
+        if (e != ERR_OK)
+            return e;
     }
-    *unprocessable = false;
-    return 0;
+    return ERR_OK;
 }
 
 char *layerdef_sql_value(const struct prop_def *p, json_t *v)

@@ -1,15 +1,17 @@
 /*
  * layerdef.h - the catalog of the town's layers as the API sees them: each layer's table,
  * geometry column and allowed geometry types, and every property with its type, range,
- * choices and whether a client may write it. The OGC API (api_features.c) is generated from
- * this table; validation of properties lives here so the rules are stated once.
+ * choices and whether a client may write it. The OGC API (ogc_*.c) is generated from this
+ * table; validation of properties lives here so the rules are stated once.
  *
  * The database's CHECK constraints (sql/migrations) state the same rules again as a last line
  * of defence; this file gives the reasons a person can act on. Not here: geometry validation
- * (geojson.c), SQL execution (api_features.c).
+ * (geojson.c), SQL assembly and execution (ogc_query.c, ogc_read.c, ogc_write.c).
  */
 #ifndef PATROL_LAYERDEF_H
 #define PATROL_LAYERDEF_H
+
+#include "err.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -82,14 +84,16 @@ const struct layer_def *layerdef_find(const char *id);
 const struct prop_def *layerdef_prop(const struct layer_def *l, const char *name);
 
 /*
- * Checks a JSON properties object for l in the given mode. On a problem returns -1 with a
- * message naming the property (prefix is put before its name, e.g. "windows[2]."), and
- * *unprocessable set when the value is well-typed but out of its rules (HTTP 422) rather
- * than of the wrong type or unknown (400). The child array (l->child_key) is checked element
- * by element against the child layer in CREATE mode.
+ * Checks a JSON properties object for l in the given mode. Returns ERR_OK; or, with a message
+ * naming the property in msg (prefix is put before its name, e.g. "windows[2]."),
+ * ERR_INVALID_ARGUMENT when a property is unknown, read-only, missing or of the wrong type
+ * (HTTP 400), or ERR_UNPROCESSABLE when a value is well-typed but breaks its rules: a range, a
+ * choice, a malformed date, a null where none is allowed, a pair out of order (HTTP 422). The
+ * child array (l->child_key) is checked element by element against the child layer in CREATE
+ * mode.
  */
-int layerdef_check(const struct layer_def *l, json_t *props, enum prop_mode mode,
-                   const char *prefix, char *msg, size_t msglen, bool *unprocessable);
+enum err layerdef_check(const struct layer_def *l, json_t *props, enum prop_mode mode,
+                        const char *prefix, char *msg, size_t msglen);
 
 /*
  * The SQL literal text of a checked property value for a bound parameter (NULL for JSON

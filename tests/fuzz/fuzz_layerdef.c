@@ -9,9 +9,11 @@
  *   - every member of an accepted object has SQL text that reads back as the value.
  * Short inputs are also fed as strings to the scalar validators, with their own oracles.
  */
+#include "err.h"
 #include "layerdef.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
         }                                                                                          \
     } while (0)
 
+/*
+ * layerdef_check read as these checks were written: 0 or -1, and *unproc when the refusal is
+ * a broken rule (ERR_UNPROCESSABLE, 422) rather than a type error (ERR_INVALID_ARGUMENT, 400).
+ * No other code may come back.
+ */
+static int check_rc(const struct layer_def *l, json_t *props, enum prop_mode mode,
+                    const char *prefix, char *msg, size_t msglen, bool *unproc)
+{
+    enum err e = layerdef_check(l, props, mode, prefix, msg, msglen);
+    if (e != ERR_OK && e != ERR_INVALID_ARGUMENT && e != ERR_UNPROCESSABLE) {
+        fprintf(stderr, "layerdef_check returned %s\n", err_slug(e));
+        abort();
+    }
+    *unproc = e == ERR_UNPROCESSABLE;
+    return e == ERR_OK ? 0 : -1;
+}
+
 struct outcome {
     int rc;
     bool unproc;
@@ -41,7 +60,7 @@ static void run(const struct layer_def *l, json_t *j, enum prop_mode mode, const
     memset(o->msg, 0x5a, sizeof(o->msg));
     o->msg[0] = '\0';
     o->unproc = true;
-    o->rc = layerdef_check(l, j, mode, prefix, o->msg, sizeof(o->msg), &o->unproc);
+    o->rc = check_rc(l, j, mode, prefix, o->msg, sizeof(o->msg), &o->unproc);
     CHECK(o->rc == 0 || o->rc == -1, "%s: rc %d", l->id, o->rc);
     CHECK(memchr(o->msg, '\0', sizeof(o->msg)) != NULL, "%s: message not terminated", l->id);
     if (o->rc == 0)
