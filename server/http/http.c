@@ -14,6 +14,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "strbuf.h"
+#include "utf8.h"
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -174,6 +175,8 @@ void req_reply_error(struct req *r, enum err e, const char *fmt, ...)
     va_start(ap, fmt);
     char *msg = arena_vprintf(r->arena, fmt, ap);
     va_end(ap);
+    if (msg != NULL)
+        utf8_repair(msg); /* a message cut inside a character, or echoing bytes of the client */
 
     json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", err_slug(e), "message",
                           msg ? msg : err_slug(e));

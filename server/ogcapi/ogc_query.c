@@ -119,17 +119,22 @@ enum err ogc_query_bbox(struct ogc_query *q, const char *bbox, const char *bbox_
     int n = 0;
     if (bbox == NULL)
         return ERR_OK;
+    /* Each comma-separated piece is one strict number (parse.h): no spaces, no hex, no empty
+     * piece, so no trailing comma either. */
     const char *p = bbox;
-    while (n < 6) {
-        char *end;
-        errno = 0;
-        v[n] = strtod(p, &end);
-        if (end == p || errno != 0 || !isfinite(v[n]))
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        char num[64];
+        if (n == 6 || len == 0 || len >= sizeof(num))
+            break;
+        memcpy(num, p, len);
+        num[len] = '\0';
+        if (parse_double(num, &v[n]) != ERR_OK)
             break;
         n++;
-        p = end;
-        if (*p != ',')
-            break;
+        p += len;
+        if (*p == '\0' || p[1] == '\0')
+            break; /* the end, or a trailing comma (refused below) */
         p++;
     }
     if ((n != 4 && n != 6) || *p != '\0') {

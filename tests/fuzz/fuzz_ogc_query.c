@@ -22,9 +22,9 @@
  *     are such or open ("" or ".."), not both open; each closed end is bound as it is;
  *   - an accepted limit is 1..OGC_LIMIT_MAX, an offset 0..OGC_OFFSET_MAX, each given as
  *     an optionally signed run of digits.
- * Two leniencies of today's parsers are tolerated, and asserted against when built with
+ * One leniency of today's parsers is tolerated, and asserted against when built with
  * -DFUZZ_OGC_QUERY_STRICT: an interval whose start is after its end is accepted (it matches
- * nothing), and a bbox may end with one comma ("1,2,3,4,").
+ * nothing). A bbox with a trailing comma ("1,2,3,4,") is refused.
  */
 #include "arena.h"
 #include "layerdef.h"
@@ -193,10 +193,6 @@ static int own_bbox_numbers(const char *s, double v[6])
     for (;;) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
-#ifndef FUZZ_OGC_QUERY_STRICT
-        if (comma != NULL && comma[1] == '\0' && (n == 3 || n == 5))
-            comma = NULL; /* the tolerated trailing comma */
-#endif
         char piece[512];
         if (n == 6 || len == 0 || len >= sizeof(piece))
             return -1;

@@ -381,6 +381,14 @@ class TestReads(FeaturesCase):
                 err = self.assert_error(self.get("/collections/schools/items?" + query), 400,
                                         "invalid_argument")
                 self.assertIn(query.split("&")[-1].split("=")[0], err["message"])
+        # A message cut at its byte limit inside a character, or echoing bytes that are not
+        # UTF-8, keeps its status and reason (it once became "internal: out of memory").
+        for query in (urllib.parse.quote("中" * 80) + "=1", "%FF%FEx=1",
+                      "datetime=" + urllib.parse.quote("中" * 80)):
+            with self.subTest(query=query[:30]):
+                err = self.assert_error(self.get("/collections/schools/items?" + query), 400,
+                                        "invalid_argument")
+                self.assertNotIn("out of memory", err["message"])
 
     def test_property_filters(self):
         doc = self.getj("/collections/schools/items?kind=kindergarten")

@@ -91,12 +91,32 @@ static void test_reply_json_utf8(void **state)
     arena_free(r.arena);
 }
 
+/* An error message cut inside a character (messages are cut at a byte limit) or echoing
+ * invalid bytes of the client still gives its own status and reason, not "out of memory". */
+static void test_reply_error_invalid_utf8(void **state)
+{
+    (void)state;
+    struct req r;
+    set_body(&r, "");
+    const char *zhong = "中中中"; /* 3 bytes each */
+    req_reply_error(&r, ERR_INVALID_ARGUMENT, "unknown parameter '%.7s", zhong);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(r.resp_body, "{\"error\":{\"code\":\"invalid_argument\","
+                                     "\"message\":\"unknown parameter '中中\"}}");
+    req_reply_error(&r, ERR_UNPROCESSABLE, "bad \xff\xfe name");
+    assert_int_equal(r.status, 422);
+    assert_string_equal(r.resp_body, "{\"error\":{\"code\":\"unprocessable\","
+                                     "\"message\":\"bad ?? name\"}}");
+    arena_free(r.arena);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_members),
         cmocka_unit_test(test_reply_json_utf8),
+        cmocka_unit_test(test_reply_error_invalid_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -147,8 +147,10 @@ static void test_bbox(void **state)
 static void test_bbox_refused(void **state)
 {
     struct fixture *f = *state;
-    static const char *const shape[] = { "1,2,3",     "1,2,3,4,5", "a,b,c,d", "1,2,3,4 ",
-                                         "inf,1,2,3", "",          "1,,2,3" };
+    static const char *const shape[] = {
+        "1,2,3", "1,2,3,4,5", "a,b,c,d",  "1,2,3,4 ", "inf,1,2,3",
+        "",      "1,,2,3",    "1,2,3,4,", " 1,2,3,4", "0x1p0,2,3,4"
+    };
     for (size_t i = 0; i < sizeof(shape) / sizeof(shape[0]); i++) {
         assert_int_equal(ogc_query_bbox(&f->q, shape[i], NULL, f->msg, sizeof(f->msg)),
                          ERR_INVALID_ARGUMENT);
