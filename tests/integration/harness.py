@@ -11,6 +11,8 @@ What it gives a test module:
     (http.client for well-formed requests, raw sockets for the rest).
   * PatrolTestCase: a fresh database per test, a server per test (unless AUTO_SERVER is False),
     CLI helpers, error-body assertions, "nothing was written" checks.
+  * server_now(), server_today(): the clock in the servers' zone (SERVER_TZ, patrold's
+    default Asia/Shanghai), for every "today" a test asks the server about.
   * main(): unittest.main with a result class that appends, to every failure, the tail of the
     server logs, the last requests and the last CLI runs; and a watchdog that kills everything
     if the suite hangs.
@@ -29,6 +31,7 @@ import atexit
 import contextlib
 import ctypes
 import ctypes.util
+import datetime
 import hashlib
 import http.client
 import json
@@ -47,6 +50,32 @@ import unittest
 from collections import deque
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+# ---------------------------------------------------------------------------------------------
+# The server's clock: its zone, not the host's
+# ---------------------------------------------------------------------------------------------
+
+# patrold counts local days (check-in dates, `date=` defaults, event days) in its --tz zone.
+# The harness never passes --tz and clean_env() drops PATROLD_TZ, so every server it starts
+# runs in patrold's default zone, whatever TZ the test runner has. A test that means "today"
+# means the server's today: server_today(), never date.today() or datetime.now() without a
+# zone (those follow the host, and from 16:00 to 24:00 UTC a UTC host is a day behind).
+SERVER_TZ_NAME = "Asia/Shanghai"
+try:
+    import zoneinfo
+    SERVER_TZ = zoneinfo.ZoneInfo(SERVER_TZ_NAME)
+except (ImportError, KeyError, OSError):  # no tzdata: Shanghai is +08:00 all year since 1991
+    SERVER_TZ = datetime.timezone(datetime.timedelta(hours=8), SERVER_TZ_NAME)
+
+
+def server_now():
+    """The current time in the server's zone (an aware datetime)."""
+    return datetime.datetime.now(SERVER_TZ)
+
+
+def server_today():
+    """The server's local date now: what patrold calls today."""
+    return server_now().date()
 
 # ---------------------------------------------------------------------------------------------
 # Child processes
