@@ -13,9 +13,12 @@ What it gives a test module:
     CLI helpers, error-body assertions, "nothing was written" checks.
   * server_now(), server_today(): the clock in the servers' zone (SERVER_TZ, patrold's
     default Asia/Shanghai), for every "today" a test asks the server about.
+  * require(condition, why), require_tool, require_file: the one way to skip for a missing
+    tool or data file; under CI=true it fails instead.
   * main(): unittest.main with a result class that appends, to every failure, the tail of the
-    server logs, the last requests and the last CLI runs; and a watchdog that kills everything
-    if the suite hangs.
+    server logs, the last requests and the last CLI runs; a watchdog that kills everything
+    if the suite hangs; exit 77 when every test was skipped. Every test program ends with
+    it.
 
 What it is not: a fake server or a fixture library. Python 3 stdlib only.
 
@@ -24,7 +27,8 @@ killed by the test's cleanup, and again at interpreter exit.
 
 Environment knobs (all optional): PATROLGIS_PGCTL (another pgctl), PATROLGIS_IT_TIMEOUT
 (watchdog seconds, default 900), PATROLGIS_IT_LOG_LEVEL (server log level, default info),
-PATROLGIS_IT_KEEP_LOGS=1 (keep the log folder even when everything passed).
+PATROLGIS_IT_KEEP_LOGS=1 (keep the log folder even when everything passed), CI=true (a missing
+tool or data file fails instead of skipping).
 """
 
 import atexit
@@ -76,6 +80,51 @@ def server_now():
 def server_today():
     """The server's local date now: what patrold calls today."""
     return server_now().date()
+
+
+# ---------------------------------------------------------------------------------------------
+# Skips: one policy for every test program
+# ---------------------------------------------------------------------------------------------
+
+# Exit status of a test program whose tests were all skipped (ctest: SKIP_RETURN_CODE 77).
+SKIP_EXIT = 77
+
+
+def in_ci():
+    """True when the environment says CI=true (CI sets it; nothing in the repository does)."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+class RequirementMissing(AssertionError):
+    """A tool or data file that a test needs is missing, under CI=true."""
+
+
+def require(condition, why):
+    """The one way a test skips for a missing tool or data file. Returns when condition is
+    true. Otherwise, on a developer's machine it skips with why (unittest.SkipTest); under
+    CI=true it fails instead (RequirementMissing), because CI has every tool and data file and
+    a skip there would silently test less. Works in a test, setUp, setUpClass and setUpModule
+    (there the whole class or module is skipped, or fails). Skips that are not about a missing
+    tool or file (e.g. "a window relative to now would cross local midnight") stay plain
+    self.skipTest calls: they are right under CI too."""
+    if condition:
+        return
+    if in_ci():
+        raise RequirementMissing(
+            "CI=true: %s. CI has every tool and data file, so a test that would skip for a "
+            "missing one fails instead (harness.require; docs/testing.md \"Skips\")" % why)
+    raise unittest.SkipTest(why)
+
+
+def require_tool(name, why=None):
+    """require(shutil.which(name)), with a message naming the tool."""
+    require(shutil.which(name) is not None,
+            "%s is not installed%s" % (name, " (%s)" % why if why else ""))
+
+
+def require_file(path, why=None):
+    """require(os.path.exists(path)), with a message naming the file."""
+    require(os.path.exists(path), "%s is missing%s" % (path, " (%s)" % why if why else ""))
 
 # ---------------------------------------------------------------------------------------------
 # Child processes
@@ -867,6 +916,10 @@ class _Result(unittest.TextTestResult):
                 diag = "(diagnostics failed: %r)" % (e,)
         lst[-1] = (t, text + diag)
 
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self.successes_ = getattr(self, "successes_", 0) + 1
+
     def addFailure(self, test, err):
         super().addFailure(test, err)
         self._augment(test, self.failures)
@@ -908,16 +961,26 @@ def _watchdog(seconds):
 
 
 def main():
-    """Entry point of every test module: `python3 tests/integration/test_x.py [-k PATTERN]`."""
+    """Entry point of every test program: `python3 tests/integration/test_x.py [-k PATTERN]`.
+    Exit status: 0 when everything passed, 1 when anything failed, SKIP_EXIT (77) when every
+    test was skipped (ctest then reports the program as skipped, not passed)."""
     _watchdog(int(os.environ.get("PATROLGIS_IT_TIMEOUT", "900")))
 
     def on_term(signum, frame):
         raise KeyboardInterrupt("signal %d" % signum)
     signal.signal(signal.SIGTERM, on_term)
     sys.stdout.reconfigure(line_buffering=True)
-    unittest.main(module="__main__",
-                  testRunner=unittest.TextTestRunner(resultclass=_Result, verbosity=2,
-                                                     stream=sys.stderr))
+    prog = unittest.main(module="__main__", exit=False,
+                         testRunner=unittest.TextTestRunner(resultclass=_Result, verbosity=2,
+                                                            stream=sys.stderr))
+    result = prog.result
+    if not result.wasSuccessful():
+        sys.exit(1)
+    if result.skipped and getattr(result, "successes_", 0) == 0 \
+            and not result.expectedFailures:
+        sys.stderr.write("harness: every test was skipped: exit %d\n" % SKIP_EXIT)
+        sys.exit(SKIP_EXIT)
+    sys.exit(0)
 
 
 class PrivateCluster:
@@ -958,3 +1021,20 @@ class PrivateCluster:
     def setUp(self):
         self.ensure_cluster_up()  # in case a previous test failed with the cluster down
         super().setUp()
+
+
+if __name__ == "__main__":
+    # `python3 harness.py skip NAME WHY`: the ctest test NAME cannot run here (CMake adds this
+    # in its place when a tool is missing): prints why and exits SKIP_EXIT (ctest
+    # SKIP_RETURN_CODE); under CI=true exits 1, through require().
+    if len(sys.argv) == 4 and sys.argv[1] == "skip":
+        try:
+            require(False, sys.argv[3])
+        except unittest.SkipTest as e:
+            print("SKIPPED: %s" % e)
+            sys.exit(SKIP_EXIT)
+        except RequirementMissing as e:
+            print("FAILED: %s" % e)
+            sys.exit(1)
+    sys.stderr.write("usage: harness.py skip NAME WHY\n")
+    sys.exit(2)

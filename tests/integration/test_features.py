@@ -25,7 +25,8 @@ Every answer is checked against SQL computed here, never against the server's ow
 
 Environment: PATROLD, PATROLGIS_PGDIR, PATROLGIS_SRC as in harness.py; PATROLGIS_SHARED (default
 <repo>/../shared) holds data/osm/liechtenstein-2021-10-28.osm.pbf (the Liechtenstein tests are
-skipped with a message when it, osm2pgsql or ogrinfo is missing).
+skipped with a message when it, osm2pgsql or ogrinfo is missing; under CI=true they fail
+instead: harness.require).
 
 Run: PATROLD=build/server/patrold python3 tests/integration/test_features.py [-k PATTERN]
 """
@@ -34,7 +35,6 @@ import json
 import math
 import os
 import re
-import shutil
 import sys
 import time
 import urllib.parse
@@ -1225,8 +1225,7 @@ OGR_FIELD = re.compile(r"^  (\w+) \((\w+)\) = (.*)$")
 
 class GdalCase(FeaturesCase):
     def setUp(self):
-        if shutil.which("ogrinfo") is None:
-            self.skipTest("ogrinfo (Debian: gdal-bin) is not installed")
+        harness.require_tool("ogrinfo", "Debian: gdal-bin")
         super().setUp()
 
     def ogr(self, *args, token="editor", timeout=600):
@@ -1320,11 +1319,9 @@ class TestGdalLiechtenstein(GdalCase):
     WITH_DEMO = False
 
     def setUp(self):
-        if not os.path.exists(LIECHTENSTEIN):
-            self.skipTest("%s is absent (set PATROLGIS_SHARED): the Liechtenstein GDAL check "
-                          "is skipped" % LIECHTENSTEIN)
-        if shutil.which("osm2pgsql") is None:
-            self.skipTest("osm2pgsql is not installed: the Liechtenstein GDAL check is skipped")
+        harness.require_file(LIECHTENSTEIN, "set PATROLGIS_SHARED: the Liechtenstein GDAL "
+                             "check is skipped")
+        harness.require_tool("osm2pgsql", "the Liechtenstein GDAL check is skipped")
         super().setUp()
         cp = run([IMPORT_OSM, LIECHTENSTEIN, self.url()],
                  env=clean_env({"PGCLIENTENCODING": "UTF8"}), timeout=600)

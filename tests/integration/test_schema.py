@@ -23,6 +23,9 @@ import sys
 import unittest
 from pathlib import Path
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 PGCTL = str(ROOT / "sql" / "pgctl")
 MIGRATION_DIR = ROOT / "sql" / "migrations"
@@ -753,4 +756,4 @@ class SchemaTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    harness.main()
