@@ -17,8 +17,8 @@ What it gives a test module:
     tool or data file; under CI=true it fails instead.
   * main(): unittest.main with a result class that appends, to every failure, the tail of the
     server logs, the last requests and the last CLI runs; a watchdog that kills everything
-    if the suite hangs; exit 77 when every test was skipped. Every test program ends with
-    it.
+    if the suite hangs; exit 77 when every test was skipped, and the skips written to
+    $PATROLGIS_SKIP_DIR. Every test program ends with it.
 
 What it is not: a fake server or a fixture library. Python 3 stdlib only.
 
@@ -28,7 +28,8 @@ killed by the test's cleanup, and again at interpreter exit.
 Environment knobs (all optional): PATROLGIS_PGCTL (another pgctl), PATROLGIS_IT_TIMEOUT
 (watchdog seconds, default 900), PATROLGIS_IT_LOG_LEVEL (server log level, default info),
 PATROLGIS_IT_KEEP_LOGS=1 (keep the log folder even when everything passed), CI=true (a missing
-tool or data file fails instead of skipping).
+tool or data file fails instead of skipping), PATROLGIS_SKIP_DIR (main() writes the skipped
+tests there, for tests/run-all's summary).
 """
 
 import atexit
@@ -960,6 +961,34 @@ def _watchdog(seconds):
     t.start()
 
 
+def _skip_name(test):
+    """A skipped test's name without the "__main__." of a script run."""
+    name = test.id() if hasattr(test, "id") else str(test)
+    return name.replace("__main__.", "")
+
+
+def record_skips(program, scope, skipped):
+    """Writes one line per skipped test to $PATROLGIS_SKIP_DIR when it is set (tests/run-all
+    sets it and counts the lines in its summary): program, scope, test, reason, tab-separated.
+    scope "all": every test of the program was skipped and it exits SKIP_EXIT, so ctest
+    reports the program itself as skipped; "some": the program ran the rest of its tests.
+    skipped: (test name, reason) pairs. One file per process, so programs that ctest runs in
+    parallel do not interleave."""
+    folder = os.environ.get("PATROLGIS_SKIP_DIR")
+    if not folder or not skipped:
+        return
+    clean = lambda v: re.sub(r"[\t\r\n]+", " ", str(v)).strip()  # noqa: E731
+    lines = ["%s\t%s\t%s\t%s\n" % (clean(program), scope, clean(name), clean(why))
+             for name, why in skipped]
+    try:
+        os.makedirs(folder, exist_ok=True)
+        stem = re.sub(r"[^A-Za-z0-9_.-]", "_", os.path.splitext(os.path.basename(program))[0])
+        with open(os.path.join(folder, "%s.%d.tsv" % (stem, os.getpid())), "w") as f:
+            f.write("".join(lines))
+    except OSError as e:
+        sys.stderr.write("harness: cannot record skips in %s: %s\n" % (folder, e))
+
+
 def main():
     """Entry point of every test program: `python3 tests/integration/test_x.py [-k PATTERN]`.
     Exit status: 0 when everything passed, 1 when anything failed, SKIP_EXIT (77) when every
@@ -974,12 +1003,16 @@ def main():
                          testRunner=unittest.TextTestRunner(resultclass=_Result, verbosity=2,
                                                             stream=sys.stderr))
     result = prog.result
+    program = os.path.relpath(os.path.abspath(sys.argv[0]), os.path.join(HERE, "..", ".."))
+    skipped = [(_skip_name(t), why) for t, why in result.skipped]
     if not result.wasSuccessful():
+        record_skips(program, "some", skipped)
         sys.exit(1)
-    if result.skipped and getattr(result, "successes_", 0) == 0 \
-            and not result.expectedFailures:
+    if skipped and getattr(result, "successes_", 0) == 0 and not result.expectedFailures:
+        record_skips(program, "all", skipped)
         sys.stderr.write("harness: every test was skipped: exit %d\n" % SKIP_EXIT)
         sys.exit(SKIP_EXIT)
+    record_skips(program, "some", skipped)
     sys.exit(0)
 
 
@@ -1025,13 +1058,14 @@ class PrivateCluster:
 
 if __name__ == "__main__":
     # `python3 harness.py skip NAME WHY`: the ctest test NAME cannot run here (CMake adds this
-    # in its place when a tool is missing): prints why and exits SKIP_EXIT (ctest
-    # SKIP_RETURN_CODE); under CI=true exits 1, through require().
+    # in its place when a tool is missing): prints why, records the skip like main() does and
+    # exits SKIP_EXIT (ctest SKIP_RETURN_CODE); under CI=true exits 1, through require().
     if len(sys.argv) == 4 and sys.argv[1] == "skip":
         try:
             require(False, sys.argv[3])
         except unittest.SkipTest as e:
             print("SKIPPED: %s" % e)
+            record_skips(sys.argv[2], "all", [("-", str(e))])
             sys.exit(SKIP_EXIT)
         except RequirementMissing as e:
             print("FAILED: %s" % e)
