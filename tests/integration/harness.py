@@ -11,9 +11,14 @@ What it gives a test module:
     (http.client for well-formed requests, raw sockets for the rest).
   * PatrolTestCase: a fresh database per test, a server per test (unless AUTO_SERVER is False),
     CLI helpers, error-body assertions, "nothing was written" checks.
+  * server_now(), server_today(): the clock in the servers' zone (SERVER_TZ, patrold's
+    default Asia/Shanghai), for every "today" a test asks the server about.
+  * require(condition, why), require_tool, require_file: the one way to skip for a missing
+    tool or data file; under CI=true it fails instead.
   * main(): unittest.main with a result class that appends, to every failure, the tail of the
-    server logs, the last requests and the last CLI runs; and a watchdog that kills everything
-    if the suite hangs.
+    server logs, the last requests and the last CLI runs; a watchdog that kills everything
+    if the suite hangs; exit 77 when every test was skipped, and the skips written to
+    $PATROLGIS_SKIP_DIR. Every test program ends with it.
 
 What it is not: a fake server or a fixture library. Python 3 stdlib only.
 
@@ -22,13 +27,16 @@ killed by the test's cleanup, and again at interpreter exit.
 
 Environment knobs (all optional): PATROLGIS_PGCTL (another pgctl), PATROLGIS_IT_TIMEOUT
 (watchdog seconds, default 900), PATROLGIS_IT_LOG_LEVEL (server log level, default info),
-PATROLGIS_IT_KEEP_LOGS=1 (keep the log folder even when everything passed).
+PATROLGIS_IT_KEEP_LOGS=1 (keep the log folder even when everything passed), CI=true (a missing
+tool or data file fails instead of skipping), PATROLGIS_SKIP_DIR (main() writes the skipped
+tests there, for tests/run-all's summary).
 """
 
 import atexit
 import contextlib
 import ctypes
 import ctypes.util
+import datetime
 import hashlib
 import http.client
 import json
@@ -47,6 +55,77 @@ import unittest
 from collections import deque
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+# ---------------------------------------------------------------------------------------------
+# The server's clock: its zone, not the host's
+# ---------------------------------------------------------------------------------------------
+
+# patrold counts local days (check-in dates, `date=` defaults, event days) in its --tz zone.
+# The harness never passes --tz and clean_env() drops PATROLD_TZ, so every server it starts
+# runs in patrold's default zone, whatever TZ the test runner has. A test that means "today"
+# means the server's today: server_today(), never date.today() or datetime.now() without a
+# zone (those follow the host, and from 16:00 to 24:00 UTC a UTC host is a day behind).
+SERVER_TZ_NAME = "Asia/Shanghai"
+try:
+    import zoneinfo
+    SERVER_TZ = zoneinfo.ZoneInfo(SERVER_TZ_NAME)
+except (ImportError, KeyError, OSError):  # no tzdata: Shanghai is +08:00 all year since 1991
+    SERVER_TZ = datetime.timezone(datetime.timedelta(hours=8), SERVER_TZ_NAME)
+
+
+def server_now():
+    """The current time in the server's zone (an aware datetime)."""
+    return datetime.datetime.now(SERVER_TZ)
+
+
+def server_today():
+    """The server's local date now: what patrold calls today."""
+    return server_now().date()
+
+
+# ---------------------------------------------------------------------------------------------
+# Skips: one policy for every test program
+# ---------------------------------------------------------------------------------------------
+
+# Exit status of a test program whose tests were all skipped (ctest: SKIP_RETURN_CODE 77).
+SKIP_EXIT = 77
+
+
+def in_ci():
+    """True when the environment says CI=true (CI sets it; nothing in the repository does)."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+class RequirementMissing(AssertionError):
+    """A tool or data file that a test needs is missing, under CI=true."""
+
+
+def require(condition, why):
+    """The one way a test skips for a missing tool or data file. Returns when condition is
+    true. Otherwise, on a developer's machine it skips with why (unittest.SkipTest); under
+    CI=true it fails instead (RequirementMissing), because CI has every tool and data file and
+    a skip there would silently test less. Works in a test, setUp, setUpClass and setUpModule
+    (there the whole class or module is skipped, or fails). Skips that are not about a missing
+    tool or file (e.g. "a window relative to now would cross local midnight") stay plain
+    self.skipTest calls: they are right under CI too."""
+    if condition:
+        return
+    if in_ci():
+        raise RequirementMissing(
+            "CI=true: %s. CI has every tool and data file, so a test that would skip for a "
+            "missing one fails instead (harness.require; docs/testing.md \"Skips\")" % why)
+    raise unittest.SkipTest(why)
+
+
+def require_tool(name, why=None):
+    """require(shutil.which(name)), with a message naming the tool."""
+    require(shutil.which(name) is not None,
+            "%s is not installed%s" % (name, " (%s)" % why if why else ""))
+
+
+def require_file(path, why=None):
+    """require(os.path.exists(path)), with a message naming the file."""
+    require(os.path.exists(path), "%s is missing%s" % (path, " (%s)" % why if why else ""))
 
 # ---------------------------------------------------------------------------------------------
 # Child processes
@@ -838,6 +917,10 @@ class _Result(unittest.TextTestResult):
                 diag = "(diagnostics failed: %r)" % (e,)
         lst[-1] = (t, text + diag)
 
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self.successes_ = getattr(self, "successes_", 0) + 1
+
     def addFailure(self, test, err):
         super().addFailure(test, err)
         self._augment(test, self.failures)
@@ -878,17 +961,59 @@ def _watchdog(seconds):
     t.start()
 
 
+def _skip_name(test):
+    """A skipped test's name without the "__main__." of a script run."""
+    name = test.id() if hasattr(test, "id") else str(test)
+    return name.replace("__main__.", "")
+
+
+def record_skips(program, scope, skipped):
+    """Writes one line per skipped test to $PATROLGIS_SKIP_DIR when it is set (tests/run-all
+    sets it and counts the lines in its summary): program, scope, test, reason, tab-separated.
+    scope "all": every test of the program was skipped and it exits SKIP_EXIT, so ctest
+    reports the program itself as skipped; "some": the program ran the rest of its tests.
+    skipped: (test name, reason) pairs. One file per process, so programs that ctest runs in
+    parallel do not interleave."""
+    folder = os.environ.get("PATROLGIS_SKIP_DIR")
+    if not folder or not skipped:
+        return
+    clean = lambda v: re.sub(r"[\t\r\n]+", " ", str(v)).strip()  # noqa: E731
+    lines = ["%s\t%s\t%s\t%s\n" % (clean(program), scope, clean(name), clean(why))
+             for name, why in skipped]
+    try:
+        os.makedirs(folder, exist_ok=True)
+        stem = re.sub(r"[^A-Za-z0-9_.-]", "_", os.path.splitext(os.path.basename(program))[0])
+        with open(os.path.join(folder, "%s.%d.tsv" % (stem, os.getpid())), "w") as f:
+            f.write("".join(lines))
+    except OSError as e:
+        sys.stderr.write("harness: cannot record skips in %s: %s\n" % (folder, e))
+
+
 def main():
-    """Entry point of every test module: `python3 tests/integration/test_x.py [-k PATTERN]`."""
+    """Entry point of every test program: `python3 tests/integration/test_x.py [-k PATTERN]`.
+    Exit status: 0 when everything passed, 1 when anything failed, SKIP_EXIT (77) when every
+    test was skipped (ctest then reports the program as skipped, not passed)."""
     _watchdog(int(os.environ.get("PATROLGIS_IT_TIMEOUT", "900")))
 
     def on_term(signum, frame):
         raise KeyboardInterrupt("signal %d" % signum)
     signal.signal(signal.SIGTERM, on_term)
     sys.stdout.reconfigure(line_buffering=True)
-    unittest.main(module="__main__",
-                  testRunner=unittest.TextTestRunner(resultclass=_Result, verbosity=2,
-                                                     stream=sys.stderr))
+    prog = unittest.main(module="__main__", exit=False,
+                         testRunner=unittest.TextTestRunner(resultclass=_Result, verbosity=2,
+                                                            stream=sys.stderr))
+    result = prog.result
+    program = os.path.relpath(os.path.abspath(sys.argv[0]), os.path.join(HERE, "..", ".."))
+    skipped = [(_skip_name(t), why) for t, why in result.skipped]
+    if not result.wasSuccessful():
+        record_skips(program, "some", skipped)
+        sys.exit(1)
+    if skipped and getattr(result, "successes_", 0) == 0 and not result.expectedFailures:
+        record_skips(program, "all", skipped)
+        sys.stderr.write("harness: every test was skipped: exit %d\n" % SKIP_EXIT)
+        sys.exit(SKIP_EXIT)
+    record_skips(program, "some", skipped)
+    sys.exit(0)
 
 
 class PrivateCluster:
@@ -929,3 +1054,21 @@ class PrivateCluster:
     def setUp(self):
         self.ensure_cluster_up()  # in case a previous test failed with the cluster down
         super().setUp()
+
+
+if __name__ == "__main__":
+    # `python3 harness.py skip NAME WHY`: the ctest test NAME cannot run here (CMake adds this
+    # in its place when a tool is missing): prints why, records the skip like main() does and
+    # exits SKIP_EXIT (ctest SKIP_RETURN_CODE); under CI=true exits 1, through require().
+    if len(sys.argv) == 4 and sys.argv[1] == "skip":
+        try:
+            require(False, sys.argv[3])
+        except unittest.SkipTest as e:
+            print("SKIPPED: %s" % e)
+            record_skips(sys.argv[2], "all", [("-", str(e))])
+            sys.exit(SKIP_EXIT)
+        except RequirementMissing as e:
+            print("FAILED: %s" % e)
+            sys.exit(1)
+    sys.stderr.write("usage: harness.py skip NAME WHY\n")
+    sys.exit(2)

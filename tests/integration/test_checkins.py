@@ -34,7 +34,9 @@ Scenarios (DESIGN.md section 4; issue 4 "The engine" and "Tests and measurements
   * bad query arguments are 4xx.
 
 Days: scenario fixes lie on a past school day D (Tuesday..Friday, at least 3 days ago, so the
-engine's periodic pass over yesterday and today leaves D alone). Times are Asia/Shanghai.
+engine's periodic pass over yesterday and today leaves D alone). Times and dates are the
+server's (harness.SERVER_TZ, Asia/Shanghai), never the host's: the test runner's TZ does not
+matter.
 
 Run: python3 tests/integration/test_checkins.py [-k PATTERN]
 """
@@ -47,7 +49,7 @@ import socket
 import sys
 import threading
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -55,7 +57,7 @@ from harness import PatrolTestCase, clean_env, run  # noqa: E402
 
 SRC = os.environ.get("PATROLGIS_SRC") or os.path.join(os.path.dirname(__file__), "..", "..")
 LOAD_DEMO = os.path.join(SRC, "geodata", "load-demo")
-TZ = timezone(timedelta(hours=8))  # Asia/Shanghai: +08:00 all year since 1991
+TZ = harness.SERVER_TZ  # the zone patrold counts local days in (Asia/Shanghai)
 
 P1 = "青石镇中心小学正门"
 P2 = "青石镇中心小学侧门"
@@ -69,8 +71,8 @@ POND = "荷花塘"
 
 
 def pick_day():
-    """A Tuesday..Friday at least 3 days before today (local)."""
-    d = datetime.now(TZ).date() - timedelta(days=3)
+    """A Tuesday..Friday at least 3 days before the server's today."""
+    d = harness.server_today() - timedelta(days=3)
     while d.weekday() not in (1, 2, 3, 4):
         d -= timedelta(days=1)
     return d
@@ -173,8 +175,8 @@ class EngineCase(PatrolTestCase):
                                                                  cp.stderr))
         # The scenarios happen on D, days ago: the windows must have existed then (a window
         # that closed before it was created is never missed).
-        self.psql("UPDATE patrol_windows SET created_at = (:'d'::date - 7)::timestamptz",
-                  db=db, d=self.day.isoformat())
+        self.psql("UPDATE patrol_windows SET created_at = (:'d'::date - 7)::timestamp"
+                  " AT TIME ZONE :'tz'", db=db, d=self.day.isoformat(), tz=harness.SERVER_TZ_NAME)
 
     def start(self, db=None, interval=1):
         srv = self.start_server("--engine-interval-s", str(interval), db=db)
@@ -274,7 +276,8 @@ class EngineCase(PatrolTestCase):
             "       cardinality(c.visit_ids)"
             "  FROM checkins c JOIN patrol_windows w ON w.id = c.window_id"
             "  JOIN patrol_points p ON p.id = c.point_id"
-            " WHERE c.local_date < current_date - 1 ORDER BY 1, 2", db=db)
+            " WHERE c.local_date < :'yesterday' ORDER BY 1, 2", db=db,
+            yesterday=(harness.server_today() - timedelta(days=1)).isoformat())
         zones = self.psql(
             "SELECT e.kind, floor(extract(epoch FROM e.at) * 1000)::bigint, e.zone_layer,"
             "       e.payload ->> 'zone_name'"
@@ -663,7 +666,7 @@ class SseClient:
 class NowWindows(EngineCase):
 
     def now_windows_possible(self):
-        now = datetime.now(TZ)
+        now = harness.server_now()
         secs = now.hour * 3600 + now.minute * 60 + now.second
         if secs < 6 * 60 or secs > 23 * 3600 + 29 * 60:
             self.skipTest("windows relative to now would cross local midnight")
@@ -746,8 +749,8 @@ class Recompute(EngineCase):
 
     def windows_since(self, day):
         """Windows that existed since `day` (a test cannot wait for the calendar)."""
-        self.psql("UPDATE patrol_windows SET created_at = (:'d'::date)::timestamptz",
-                  d=day.isoformat())
+        self.psql("UPDATE patrol_windows SET created_at = (:'d'::date)::timestamp"
+                  " AT TIME ZONE :'tz'", d=day.isoformat(), tz=harness.SERVER_TZ_NAME)
 
     def p1_stop(self, fr):
         """A 3-minute stop at P1 over 07:00 on D (its 上学 window: done)."""
@@ -828,7 +831,7 @@ class Recompute(EngineCase):
         self.wait_engine()
         self.assertEqual(self.statuses(self.day)[(P1, "上学")], "done")
         ev = self.getj("/api/v1/events?kind=checkin_resolved&from=%s&to=%s"
-                       % (self.day.isoformat(), date.today().isoformat()))["events"]
+                       % (self.day.isoformat(), harness.server_today().isoformat()))["events"]
         self.assertEqual(len(ev), 1, ev)
         pl = ev[0]["payload"]
         self.assertEqual((pl["window_id"], pl["local_date"], pl["status"], pl["point"]),
@@ -843,7 +846,7 @@ class Recompute(EngineCase):
         self.assertEqual(self.count("events", "kind = 'checkin_resolved'"), 1)
 
     def test_periodic_pass_catches_up_after_an_outage(self):
-        today = datetime.now(TZ).date()
+        today = harness.server_today()
         self.windows_since(today - timedelta(days=30))
         self.psql("INSERT INTO engine_state (name, value) VALUES ('missed_through', :'d')",
                   d=(today - timedelta(days=6)).isoformat())
@@ -864,7 +867,7 @@ class Recompute(EngineCase):
     def now_window(self, point, name, start_min, end_min):
         """A window of every day from now + start_min to now + end_min (local), created an
         hour ago; skips the test when that would cross local midnight."""
-        now = datetime.now(TZ)
+        now = harness.server_now()
         a, b = now + timedelta(minutes=start_min), now + timedelta(minutes=end_min)
         if a.date() != now.date() or b.date() != now.date():
             self.skipTest("a window relative to now would cross local midnight")

@@ -29,6 +29,9 @@ sys.dont_write_bytecode = True  # keep geodata/ free of __pycache__
 sys.path.insert(0, os.path.join(ROOT, "geodata"))
 import demo_town  # noqa: E402  (the generator: its names are the expected values)
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
 ENV = dict(os.environ, PGCLIENTENCODING="UTF8")
 
 # Road edges of the demo network for pgRouting: source/target from node_ids, cost in seconds,
@@ -454,4 +457,4 @@ class DemoTownTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    harness.main()

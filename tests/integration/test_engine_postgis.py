@@ -26,6 +26,9 @@ import sys
 import unittest
 from pathlib import Path
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 PGCTL = str(ROOT / "sql" / "pgctl")
 DB = "it_within"
@@ -85,8 +88,7 @@ class EnginePostgisTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         if subprocess.run([PGCTL, PGDIR, "status"], capture_output=True).returncode != 0:
-            if not OWN_CLUSTER:
-                raise unittest.SkipTest(f"no running cluster in {PGDIR}")
+            harness.require(OWN_CLUSTER, f"no running cluster in {PGDIR}")
             pgctl("start")
             cls.started_here = True
         pgctl("createdb", DB)
@@ -143,4 +145,4 @@ class EnginePostgisTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    harness.main()

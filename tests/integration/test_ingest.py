@@ -493,13 +493,12 @@ class TestBatches(IngestCase):
         self.assertIn("stored concurrently", self.server.log_text())
 
 
-@__import__("unittest").skipUnless(os.path.exists(MUNICH_1HZ),
-                                   "real trace not found: %s (set PATROLGIS_SHARED)" % MUNICH_1HZ)
 class TestMunichTrace(IngestCase):
     """The real 1 Hz drive: one GPS jump of ~1 700 km/h (fix 619), nothing else impossible."""
     AUTO_SERVER = False
 
     def setUp(self):
+        harness.require_file(MUNICH_1HZ, "the real trace; set PATROLGIS_SHARED")
         super().setUp()
         # The drive is from 2014: retention off so the fixes are not too old to store.
         self.server = self.start_server("--retention-days", "0")

@@ -16,9 +16,9 @@ import json
 import os
 import random
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import PatrolTestCase, clean_env, run  # noqa: E402
 
 SRC = os.path.abspath(os.environ.get("PATROLGIS_SRC")
@@ -177,4 +177,4 @@ class ReportsTest(PatrolTestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    harness.main()

@@ -23,6 +23,9 @@ import sys
 import unittest
 from pathlib import Path
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 PGCTL = str(ROOT / "sql" / "pgctl")
 MIGRATION_DIR = ROOT / "sql" / "migrations"
@@ -691,9 +694,10 @@ class SchemaTest(unittest.TestCase):
         self.assertEqual(q("SELECT relname FROM pg_class WHERE relname ~ '^positions_p2019' "
                            "AND relkind = 'r' ORDER BY 1"),
                          "positions_p201901\npositions_p201902\npositions_p201903")
-        # UTC month boundaries
-        self.assertEqual(q("SELECT pg_get_expr(relpartbound, oid) FROM pg_class "
-                           "WHERE relname = 'positions_p201902'", ),
+        # UTC month boundaries (printed in the session's zone, which is the cluster's: the
+        # host's TZ when initdb ran, so say UTC here)
+        self.assertEqual(q("SET TimeZone = 'UTC'; SELECT pg_get_expr(relpartbound, oid) "
+                           "FROM pg_class WHERE relname = 'positions_p201902'"),
                          "FOR VALUES FROM ('2019-02-01 00:00:00+00') TO ('2019-03-01 00:00:00+00')")
         q(f"INSERT INTO positions (device_id, fix_time, geom, source) VALUES "
           f"({dev}, '2019-01-31 23:59:59Z', {pt}, 'gpx'), "
@@ -753,4 +757,4 @@ class SchemaTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    harness.main()
