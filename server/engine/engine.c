@@ -25,11 +25,14 @@
 #include "engine.h"
 
 #include "checkin.h"
+#include "clock.h"
 #include "db.h"
 #include "eventhub.h"
 #include "layers.h"
 #include "log.h"
+#include "parse.h"
 #include "pointindex.h"
+#include "strbuf.h"
 #include "tzconv.h"
 #include "visits.h"
 #include "zones.h"
@@ -37,7 +40,6 @@
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -128,68 +130,16 @@ struct engine {
     atomic_long npoints, nwindows, nzones;
 };
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- a growing string (SQL array literals, JSON) ------------------------------------------- */
-
-struct sb {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-__attribute__((format(printf, 2, 3))) static void sb_printf(struct sb *b, const char *fmt, ...)
-{
-    if (b->oom)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        size_t room = b->cap - b->len;
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? room : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = true;
-            return;
-        }
-        if (b->p != NULL && (size_t)n < room) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + (size_t)n + 1)
-            cap *= 2;
-        char *g = realloc(b->p, cap);
-        if (g == NULL) {
-            b->oom = true;
-            return;
-        }
-        b->p = g;
-        b->cap = cap;
-    }
-}
-
-static void sb_free(struct sb *b)
-{
-    free(b->p);
-    memset(b, 0, sizeof(*b));
-}
-
 /* ---- result helpers ----------------------------------------------------------------------- */
 
 static int64_t cell_i64(const PGresult *r, int row, int col)
 {
-    return strtoll(PQgetvalue(r, row, col), NULL, 10);
+    return parse_cell_i64(PQgetvalue(r, row, col));
 }
 
 static double cell_f(const PGresult *r, int row, int col)
 {
-    return strtod(PQgetvalue(r, row, col), NULL);
+    return parse_cell_double(PQgetvalue(r, row, col));
 }
 
 static bool cell_null(const PGresult *r, int row, int col)
@@ -950,9 +900,9 @@ static bool visit_same(const struct visit *a, const struct visit *b)
 }
 
 /* Array literal of a double, enough digits to read back the same value. */
-static void sb_double(struct sb *b, double v)
+static void literal_double(struct strbuf *b, double v)
 {
-    sb_printf(b, "%.17g", isfinite(v) ? v : 0.0);
+    strbuf_printf(b, "%.17g", isfinite(v) ? v : 0.0);
 }
 
 /*
@@ -975,10 +925,11 @@ static enum err visits_replace(struct tx *t, int64_t device_id, const struct old
     if (n > 1)
         qsort(fresh, n, sizeof(*fresh), cmp_visit_key);
 
-    struct sb del = { 0 }, uid = { 0 }, ux = { 0 }, uo = { 0 }, ud = { 0 }, um = { 0 };
-    struct sb ip = { 0 }, ie = { 0 }, ix = { 0 }, io = { 0 }, idw = { 0 }, im = { 0 };
-    struct sb *const all[] = { &del, &uid, &ux, &uo, &ud, &um, &ip, &ie, &ix, &io, &idw, &im };
+    struct strbuf del, uid, ux, uo, ud, um, ip, ie, ix, io, idw, im;
+    struct strbuf *const all[] = { &del, &uid, &ux, &uo, &ud, &um, &ip, &ie, &ix, &io, &idw, &im };
     const size_t nall = sizeof(all) / sizeof(all[0]);
+    for (size_t k = 0; k < nall; k++)
+        strbuf_init(all[k], 0);
     size_t ndel = 0, nupd = 0, nins = 0;
     enum err e = ERR_OK;
     size_t i = 0, j = 0;
@@ -986,32 +937,32 @@ static enum err visits_replace(struct tx *t, int64_t device_id, const struct old
         int c = i == nold ? 1 : j == n ? -1 : cmp_visit_key(&old[i], &fresh[j]);
         const struct visit *touched_v = NULL, *touched_w = NULL;
         if (c < 0) { /* vanished */
-            sb_printf(&del, "%s%lld", ndel++ ? "," : "{", (long long)old[i].id);
+            strbuf_printf(&del, "%s%lld", ndel++ ? "," : "{", (long long)old[i].id);
             touched_v = &old[i++];
         } else if (c > 0) { /* new */
             const struct visit *v = &fresh[j++];
             const char *sep = nins++ ? "," : "{";
-            sb_printf(&ip, "%s%lld", sep, (long long)v->point_id);
-            sb_printf(&ie, "%s%lld", sep, (long long)v->enter_ms);
-            sb_printf(&ix, "%s%lld", sep, (long long)v->exit_ms);
-            sb_printf(&io, "%s%s", sep, v->open ? "t" : "f");
-            sb_printf(&idw, "%s", sep);
-            sb_double(&idw, v->dwell_s);
-            sb_printf(&im, "%s", sep);
-            sb_double(&im, v->min_dist_m);
+            strbuf_printf(&ip, "%s%lld", sep, (long long)v->point_id);
+            strbuf_printf(&ie, "%s%lld", sep, (long long)v->enter_ms);
+            strbuf_printf(&ix, "%s%lld", sep, (long long)v->exit_ms);
+            strbuf_printf(&io, "%s%s", sep, v->open ? "t" : "f");
+            strbuf_printf(&idw, "%s", sep);
+            literal_double(&idw, v->dwell_s);
+            strbuf_printf(&im, "%s", sep);
+            literal_double(&im, v->min_dist_m);
             touched_v = v;
         } else {
             const struct visit *v = &fresh[j++];
             const struct visit *w = &old[i++];
             if (!visit_same(v, w)) {
                 const char *sep = nupd++ ? "," : "{";
-                sb_printf(&uid, "%s%lld", sep, (long long)w->id);
-                sb_printf(&ux, "%s%lld", sep, (long long)v->exit_ms);
-                sb_printf(&uo, "%s%s", sep, v->open ? "t" : "f");
-                sb_printf(&ud, "%s", sep);
-                sb_double(&ud, v->dwell_s);
-                sb_printf(&um, "%s", sep);
-                sb_double(&um, v->min_dist_m);
+                strbuf_printf(&uid, "%s%lld", sep, (long long)w->id);
+                strbuf_printf(&ux, "%s%lld", sep, (long long)v->exit_ms);
+                strbuf_printf(&uo, "%s%s", sep, v->open ? "t" : "f");
+                strbuf_printf(&ud, "%s", sep);
+                literal_double(&ud, v->dwell_s);
+                strbuf_printf(&um, "%s", sep);
+                literal_double(&um, v->min_dist_m);
                 touched_v = v;
                 touched_w = w;
             }
@@ -1024,8 +975,8 @@ static enum err visits_replace(struct tx *t, int64_t device_id, const struct old
             goto out;
     }
     for (size_t k = 0; k < nall; k++) {
-        sb_printf(all[k], "}");
-        if (all[k]->oom)
+        strbuf_printf(all[k], "}");
+        if (strbuf_error(all[k]) != ERR_OK)
             e = ERR_INTERNAL;
     }
     if (e != ERR_OK)
@@ -1047,7 +998,7 @@ static enum err visits_replace(struct tx *t, int64_t device_id, const struct old
     t->visits += ndel + nupd + nins;
 out:
     for (size_t k = 0; k < nall; k++)
-        sb_free(all[k]);
+        strbuf_free(all[k]);
     free(old);
     return e;
 }
@@ -1564,22 +1515,24 @@ static enum err checkins_evaluate(struct tx *t, const struct eval_item *items, s
         return ERR_OK;
     const struct tzconv *tz = &t->e->tz;
     int32_t dmin = items[0].day_from, dmax = items[0].day_to;
-    struct sb ids = { 0 };
+    struct strbuf ids;
+    strbuf_init(&ids, 0);
     for (size_t i = 0; i < nitems; i++) {
         if (items[i].day_from < dmin)
             dmin = items[i].day_from;
         if (items[i].day_to > dmax)
             dmax = items[i].day_to;
-        sb_printf(&ids, "%s%lld", i ? "," : "{", (long long)items[i].pt->id);
+        strbuf_printf(&ids, "%s%lld", i ? "," : "{", (long long)items[i].pt->id);
     }
-    sb_printf(&ids, "}");
+    strbuf_printf(&ids, "}");
     char s0[24], s1[24];
     fmt_i64(s0, sizeof(s0), tzconv_local_ms(tz, dmin, 0));
     fmt_i64(s1, sizeof(s1), tzconv_local_ms(tz, dmax + 1, 0));
     const char *params[3] = { ids.p, s0, s1 };
     PGresult *r = NULL, *existing = NULL;
-    enum err e =
-        ids.oom ? ERR_INTERNAL : db_exec(t->c, &st_point_visits, 3, params, &r, ENGINE_RID);
+    enum err e = strbuf_error(&ids) != ERR_OK
+                     ? ERR_INTERNAL
+                     : db_exec(t->c, &st_point_visits, 3, params, &r, ENGINE_RID);
     if (e == ERR_OK && t->existing_only_before > dmin) {
         char d0[16], d1[16];
         snprintf(d0, sizeof(d0), "%d", (int)dmin);
@@ -1587,7 +1540,7 @@ static enum err checkins_evaluate(struct tx *t, const struct eval_item *items, s
         const char *pe[3] = { ids.p, d0, d1 };
         e = db_exec(t->c, &st_existing, 3, pe, &existing, ENGINE_RID);
     }
-    sb_free(&ids);
+    strbuf_free(&ids);
     if (e != ERR_OK) {
         PQclear(r);
         return e;
@@ -1776,11 +1729,12 @@ static struct stmt st_queue_count = STMT("engine_queue_count", "SELECT count(*)"
 /* Processes the queued spans of one device in one transaction. *skipped: locked elsewhere. */
 static enum err device_run(struct engine *e, struct db_conn *c, int64_t device_id, bool *skipped)
 {
-    struct tx t = { .e = e, .c = c, .snap = e->snap, .now_ms = wall_ms() };
+    struct tx t = { .e = e, .c = c, .snap = e->snap, .now_ms = clock_wall_ms() };
     struct fixes fx = { .device_id = device_id };
-    struct sb ids = { 0 };
+    struct strbuf ids;
     PGresult *r = NULL;
     char sd[24];
+    strbuf_init(&ids, 0);
     fmt_i64(sd, sizeof(sd), device_id);
     const char *p1[1] = { sd };
     *skipped = false;
@@ -1818,10 +1772,10 @@ static enum err device_run(struct engine *e, struct db_conn *c, int64_t device_i
             a = f;
         if (to > b)
             b = to;
-        sb_printf(&ids, "%s%s", row ? "," : "{", PQgetvalue(r, row, 0));
+        strbuf_printf(&ids, "%s%s", row ? "," : "{", PQgetvalue(r, row, 0));
     }
-    sb_printf(&ids, "}");
-    if (ids.oom) {
+    strbuf_printf(&ids, "}");
+    if (strbuf_error(&ids) != ERR_OK) {
         err = ERR_INTERNAL;
         goto out;
     }
@@ -1848,7 +1802,7 @@ out:
     if (err != ERR_OK || *skipped)
         db_rollback(c, ENGINE_RID);
     PQclear(r);
-    sb_free(&ids);
+    strbuf_free(&ids);
     free(fx.v);
     tx_clear(&t);
     return err;
@@ -1875,14 +1829,19 @@ static bool queue_round(struct engine *e)
         log_warn("engine: %s", msg);
         return false;
     }
-    int64_t until = wall_ms() + ENGINE_ROUND_MS;
+    int64_t until = clock_wall_ms() + ENGINE_ROUND_MS;
     bool more = false;
-    struct sb skip = { 0 }; /* devices not to take again this round, as an array literal */
-    sb_printf(&skip, "{}");
+    struct strbuf skip, lit; /* devices not to take again this round: "1,2", then "{1,2}" */
+    strbuf_init(&skip, 0);
+    strbuf_init(&lit, 0);
     char limit[16];
     snprintf(limit, sizeof(limit), "%d", ENGINE_DEVICE_BATCH);
-    while (!should_stop(e) && !skip.oom) {
-        const char *params[2] = { skip.p, limit };
+    while (!should_stop(e)) {
+        strbuf_reset(&lit);
+        strbuf_printf(&lit, "{%s}", skip.len > 0 ? skip.p : "");
+        if (strbuf_error(&skip) != ERR_OK || strbuf_error(&lit) != ERR_OK)
+            break;
+        const char *params[2] = { lit.p, limit };
         PGresult *r = NULL;
         enum err err = db_exec(c, &st_devices, 2, params, &r, ENGINE_RID);
         if (err != ERR_OK) {
@@ -1890,7 +1849,7 @@ static bool queue_round(struct engine *e)
             break;
         }
         int n = PQntuples(r);
-        if (n > 0 && wall_ms() >= until) {
+        if (n > 0 && clock_wall_ms() >= until) {
             more = true;
             PQclear(r);
             break;
@@ -1904,22 +1863,21 @@ static bool queue_round(struct engine *e)
                 log_warn("engine: device %lld not processed (%s: %s); retrying later",
                          (long long)dev, err_slug(err), db_error_message(c));
             }
-            if (err != ERR_OK || skipped) {
-                skip.p[--skip.len] = '\0'; /* drop the closing brace, add the device, close */
-                sb_printf(&skip, "%s%lld}", skip.len > 1 ? "," : "", (long long)dev);
-            }
+            if (err != ERR_OK || skipped)
+                strbuf_printf(&skip, "%s%lld", skip.len > 0 ? "," : "", (long long)dev);
         }
         PQclear(r);
         if (n == 0)
             break;
     }
-    sb_free(&skip);
+    strbuf_free(&skip);
+    strbuf_free(&lit);
     PGresult *r = NULL;
     if (db_exec(c, &st_queue_count, 0, NULL, &r, ENGINE_RID) == ERR_OK)
         atomic_store(&e->queue_rows, (long)cell_i64(r, 0, 0));
     PQclear(r);
     db_release(e->cfg.pool, c);
-    atomic_store(&e->last_run_ms, wall_ms());
+    atomic_store(&e->last_run_ms, clock_wall_ms());
     return more;
 }
 
@@ -2027,7 +1985,7 @@ static void snapshot_apply(struct engine *e)
         log_warn("engine: layer changes not applied yet: %s", msg);
         return;
     }
-    struct tx t = { .e = e, .c = c, .snap = e->snap, .now_ms = wall_ms(), .quiet = true };
+    struct tx t = { .e = e, .c = c, .snap = e->snap, .now_ms = clock_wall_ms(), .quiet = true };
     int32_t today = tzconv_local_day(&e->tz, t.now_ms);
     int32_t first = today - (int32_t)e->cfg.recompute_days + 1;
     bool geo_changed = false, rules_changed = false, pending = false;
@@ -2094,7 +2052,7 @@ static bool periodic_pass(struct engine *e)
         log_warn("engine: periodic pass skipped: %s", msg);
         return true;
     }
-    struct tx t = { .e = e, .c = c, .snap = e->snap, .now_ms = wall_ms() };
+    struct tx t = { .e = e, .c = c, .snap = e->snap, .now_ms = clock_wall_ms() };
     int32_t today = tzconv_local_day(&e->tz, t.now_ms);
     bool pending = !e->snap_checked;
     enum err err = db_begin(c, ENGINE_RID);
@@ -2127,7 +2085,7 @@ static bool periodic_pass(struct engine *e)
                  (int)(today - from + 1), t.checkins, t.npubs);
     db_release(e->cfg.pool, c);
     tx_clear(&t);
-    int64_t now = wall_ms();
+    int64_t now = clock_wall_ms();
     atomic_store(&e->last_pass_ms, now);
     atomic_store(&e->last_run_ms, now);
     return true;
@@ -2158,8 +2116,8 @@ static void *worker_main(void *arg)
         if (snapshot_refresh(e)) {
             snapshot_apply(e);
             more = queue_round(e);
-            if (wall_ms() >= next_pass && !should_stop(e))
-                next_pass = wall_ms() + (periodic_pass(e) ? e->cfg.interval_s * 1000 : 1000);
+            if (clock_wall_ms() >= next_pass && !should_stop(e))
+                next_pass = clock_wall_ms() + (periodic_pass(e) ? e->cfg.interval_s * 1000 : 1000);
         }
         snapshots_reclaim(e);
 
@@ -2167,17 +2125,10 @@ static void *worker_main(void *arg)
         if (e->stop || e->kicked || more)
             continue;
         int64_t wait_ms = e->cfg.poll_ms;
-        int64_t until_pass = next_pass - wall_ms();
+        int64_t until_pass = next_pass - clock_wall_ms();
         if (until_pass < wait_ms)
             wait_ms = until_pass > 0 ? until_pass : 0;
-        struct timespec deadline;
-        clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_sec += (time_t)(wait_ms / 1000);
-        deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000L;
-        }
+        struct timespec deadline = clock_deadline(wait_ms);
         while (!e->stop && !e->kicked && pthread_cond_timedwait(&e->cv, &e->mu, &deadline) == 0)
             ; /* a spurious wake-up: wait on */
     }
@@ -2278,12 +2229,12 @@ void engine_get_stats(const struct engine *ce, struct engine_stats *out)
 
 char *engine_metrics_text(const struct engine *e)
 {
-    struct sb b = { 0 };
-    sb_printf(&b, "%s", "");
+    struct strbuf b;
+    strbuf_init(&b, 0);
     if (e != NULL) {
         struct engine_stats s;
         engine_get_stats(e, &s);
-        sb_printf(
+        strbuf_printf(
             &b,
             "# HELP patrold_engine_queue_rows Rows in engine_queue at the engine's last look.\n"
             "# TYPE patrold_engine_queue_rows gauge\n"
@@ -2322,9 +2273,5 @@ char *engine_metrics_text(const struct engine *e)
             s.failures, s.visits_written, s.stays_written, s.checkins_written, s.events_written,
             s.snapshots, s.points, s.windows, s.zones);
     }
-    if (b.oom) {
-        sb_free(&b);
-        return NULL;
-    }
-    return b.p;
+    return strbuf_take(&b); /* "" without an engine; NULL when out of memory */
 }
