@@ -1729,7 +1729,7 @@ static struct stmt st_queue_count = STMT("engine_queue_count", "SELECT count(*)"
 /* Processes the queued spans of one device in one transaction. *skipped: locked elsewhere. */
 static enum err device_run(struct engine *e, struct db_conn *c, int64_t device_id, bool *skipped)
 {
-    struct tx t = { .e = e, .c = c, .snap = e->snap, .now_ms = clock_wall_ms() };
+    struct tx t = { .e = e, .c = c, .snap = e->snap, .now_ms = clock_now_ms(e->cfg.clock) };
     struct fixes fx = { .device_id = device_id };
     struct strbuf ids;
     PGresult *r = NULL;
@@ -1829,7 +1829,7 @@ static bool queue_round(struct engine *e)
         log_warn("engine: %s", msg);
         return false;
     }
-    int64_t until = clock_wall_ms() + ENGINE_ROUND_MS;
+    int64_t until = clock_mono_ms() + ENGINE_ROUND_MS;
     bool more = false;
     struct strbuf skip, lit; /* devices not to take again this round: "1,2", then "{1,2}" */
     strbuf_init(&skip, 0);
@@ -1849,7 +1849,7 @@ static bool queue_round(struct engine *e)
             break;
         }
         int n = PQntuples(r);
-        if (n > 0 && clock_wall_ms() >= until) {
+        if (n > 0 && clock_mono_ms() >= until) {
             more = true;
             PQclear(r);
             break;
@@ -1877,7 +1877,7 @@ static bool queue_round(struct engine *e)
         atomic_store(&e->queue_rows, (long)cell_i64(r, 0, 0));
     PQclear(r);
     db_release(e->cfg.pool, c);
-    atomic_store(&e->last_run_ms, clock_wall_ms());
+    atomic_store(&e->last_run_ms, clock_now_ms(e->cfg.clock));
     return more;
 }
 
@@ -1985,7 +1985,9 @@ static void snapshot_apply(struct engine *e)
         log_warn("engine: layer changes not applied yet: %s", msg);
         return;
     }
-    struct tx t = { .e = e, .c = c, .snap = e->snap, .now_ms = clock_wall_ms(), .quiet = true };
+    struct tx t = {
+        .e = e, .c = c, .snap = e->snap, .now_ms = clock_now_ms(e->cfg.clock), .quiet = true
+    };
     int32_t today = tzconv_local_day(&e->tz, t.now_ms);
     int32_t first = today - (int32_t)e->cfg.recompute_days + 1;
     bool geo_changed = false, rules_changed = false, pending = false;
@@ -2052,7 +2054,7 @@ static bool periodic_pass(struct engine *e)
         log_warn("engine: periodic pass skipped: %s", msg);
         return true;
     }
-    struct tx t = { .e = e, .c = c, .snap = e->snap, .now_ms = clock_wall_ms() };
+    struct tx t = { .e = e, .c = c, .snap = e->snap, .now_ms = clock_now_ms(e->cfg.clock) };
     int32_t today = tzconv_local_day(&e->tz, t.now_ms);
     bool pending = !e->snap_checked;
     enum err err = db_begin(c, ENGINE_RID);
@@ -2085,7 +2087,7 @@ static bool periodic_pass(struct engine *e)
                  (int)(today - from + 1), t.checkins, t.npubs);
     db_release(e->cfg.pool, c);
     tx_clear(&t);
-    int64_t now = clock_wall_ms();
+    int64_t now = clock_now_ms(e->cfg.clock);
     atomic_store(&e->last_pass_ms, now);
     atomic_store(&e->last_run_ms, now);
     return true;
@@ -2106,7 +2108,7 @@ static void on_notify(void *ctx, const char *payload)
 static void *worker_main(void *arg)
 {
     struct engine *e = arg;
-    int64_t next_pass = 0;
+    int64_t next_pass = 0; /* clock_mono_ms: durations do not follow the injected clock */
     pthread_mutex_lock(&e->mu);
     while (!e->stop) {
         e->kicked = 0;
@@ -2116,8 +2118,8 @@ static void *worker_main(void *arg)
         if (snapshot_refresh(e)) {
             snapshot_apply(e);
             more = queue_round(e);
-            if (clock_wall_ms() >= next_pass && !should_stop(e))
-                next_pass = clock_wall_ms() + (periodic_pass(e) ? e->cfg.interval_s * 1000 : 1000);
+            if (clock_mono_ms() >= next_pass && !should_stop(e))
+                next_pass = clock_mono_ms() + (periodic_pass(e) ? e->cfg.interval_s * 1000 : 1000);
         }
         snapshots_reclaim(e);
 
@@ -2125,7 +2127,7 @@ static void *worker_main(void *arg)
         if (e->stop || e->kicked || more)
             continue;
         int64_t wait_ms = e->cfg.poll_ms;
-        int64_t until_pass = next_pass - clock_wall_ms();
+        int64_t until_pass = next_pass - clock_mono_ms();
         if (until_pass < wait_ms)
             wait_ms = until_pass > 0 ? until_pass : 0;
         struct timespec deadline = clock_deadline(wait_ms);
@@ -2153,6 +2155,8 @@ struct engine *engine_start(const struct engine_config *cfg)
     if (e == NULL)
         return NULL;
     e->cfg = *cfg;
+    if (e->cfg.clock == NULL)
+        e->cfg.clock = clock_system();
     if (e->cfg.interval_s <= 0)
         e->cfg.interval_s = 30;
     if (e->cfg.poll_ms <= 0)

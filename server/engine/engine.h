@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct clock;
 struct db_pool;
 struct db_settings;
 struct eventhub;
@@ -50,6 +51,10 @@ struct engine_config {
     long interval_s;              /* the periodic pass (> 0) */
     long poll_ms;                 /* look at the queue at least this often without NOTIFY */
     long recompute_days;          /* after a layer edit: local days recomputed (0: none) */
+    /* borrowed, must outlive engine_stop; NULL: the system clock. What "now" is: today and
+     * yesterday, which windows have started or closed, the timestamps of the metrics. (Waits
+     * and time budgets run on the monotonic clock; SQL's now() is the database's.) */
+    const struct clock *clock;
 };
 
 struct engine;
