@@ -84,7 +84,6 @@ struct snap_zone {
 };
 
 struct snapshot {
-    atomic_int refs; /* readers on other threads (engine_snapshot_points) */
     unsigned long long gen[4];
     struct pointindex *points;
     struct snap_point *pts; /* sorted by id, as pointindex order */
@@ -98,7 +97,6 @@ struct snapshot {
      * (points' places, radii, hysteresis, dwell; zones' shapes and seasons) changes visits and
      * zone stays, "rules" (windows, points' seasons and dwell) changes check-ins */
     char geometry_digest[65], rules_digest[65];
-    struct snapshot *retired_next;
 };
 
 /* The layers whose generations make a snapshot stale. */
@@ -116,11 +114,8 @@ struct engine {
     int stop;   /* under mu */
     int kicked; /* under mu: a NOTIFY arrived */
 
-    _Atomic(struct snapshot *) cur;
-    atomic_int entering;      /* readers between loading cur and taking a reference */
-    struct snapshot *snap;    /* the worker's view of cur */
-    struct snapshot *retired; /* swapped out, freed once no reader holds them */
-    bool snap_checked;        /* the current snapshot's digests were compared (snapshot_apply) */
+    struct snapshot *snap; /* the current one; only the worker thread sees it */
+    bool snap_checked;     /* the current snapshot's digests were compared (snapshot_apply) */
 
     /* stats */
     atomic_long queue_rows;
@@ -492,7 +487,6 @@ static struct snapshot *snapshot_build(struct engine *e, const unsigned long lon
         return NULL;
     }
     memcpy(s->gen, gen, sizeof(s->gen));
-    atomic_init(&s->refs, 0);
     return s;
 }
 
@@ -500,23 +494,6 @@ static void snapshot_gens(struct engine *e, unsigned long long gen[4])
 {
     for (int i = 0; i < 4; i++)
         gen[i] = layers_generation(e->cfg.layers, (size_t)layers_index(snap_layers[i]));
-}
-
-/* Frees retired snapshots no reader can still hold (see engine_snapshot_points). */
-static void snapshots_reclaim(struct engine *e)
-{
-    if (e->retired == NULL || atomic_load(&e->entering) != 0)
-        return;
-    struct snapshot **pp = &e->retired;
-    while (*pp != NULL) {
-        struct snapshot *s = *pp;
-        if (atomic_load(&s->refs) == 0) {
-            *pp = s->retired_next;
-            snapshot_free(s);
-        } else {
-            pp = &s->retired_next;
-        }
-    }
 }
 
 /* Rebuilds the snapshot when a layer changed (or there is none). Returns whether one exists. */
@@ -529,40 +506,16 @@ static bool snapshot_refresh(struct engine *e)
     struct snapshot *s = snapshot_build(e, gen);
     if (s == NULL)
         return e->snap != NULL;
-    struct snapshot *old = atomic_exchange(&e->cur, s);
+    snapshot_free(e->snap); /* nothing refers to it between transactions */
     e->snap = s;
     e->snap_checked = false;
-    if (old != NULL) {
-        old->retired_next = e->retired;
-        e->retired = old;
-    }
     atomic_fetch_add(&e->snapshots, 1);
     atomic_store(&e->npoints, (long)s->npts);
     atomic_store(&e->nwindows, (long)s->nwindows);
     atomic_store(&e->nzones, (long)s->nzones);
     log_info("engine: layer snapshot with %zu patrol points, %zu windows, %zu zones", s->npts,
              s->nwindows, s->nzones);
-    snapshots_reclaim(e);
     return true;
-}
-
-const struct pointindex *engine_snapshot_points(struct engine *e, void **token)
-{
-    atomic_fetch_add(&e->entering, 1);
-    struct snapshot *s = atomic_load(&e->cur);
-    if (s != NULL)
-        atomic_fetch_add(&s->refs, 1);
-    atomic_fetch_sub(&e->entering, 1);
-    *token = s;
-    return s ? s->points : NULL;
-}
-
-void engine_snapshot_release(struct engine *e, void *token)
-{
-    struct snapshot *s = token;
-    (void)e;
-    if (s != NULL)
-        atomic_fetch_sub(&s->refs, 1);
 }
 
 /* ---- what one transaction writes, published after COMMIT ----------------------------------- */
@@ -2121,7 +2074,6 @@ static void *worker_main(void *arg)
             if (clock_mono_ms() >= next_pass && !should_stop(e))
                 next_pass = clock_mono_ms() + (periodic_pass(e) ? e->cfg.interval_s * 1000 : 1000);
         }
-        snapshots_reclaim(e);
 
         pthread_mutex_lock(&e->mu);
         if (e->stop || e->kicked || more)
@@ -2136,15 +2088,8 @@ static void *worker_main(void *arg)
     }
     pthread_mutex_unlock(&e->mu);
 
-    /* GEOS objects of the zone indexes belong to this thread's context: free them here. No
-     * reader on another thread may hold a snapshot by now (engine_stop's contract). */
-    struct snapshot *cur = atomic_exchange(&e->cur, NULL);
-    snapshot_free(cur);
-    while (e->retired != NULL) {
-        struct snapshot *s = e->retired;
-        e->retired = s->retired_next;
-        snapshot_free(s);
-    }
+    /* GEOS objects of the zone index belong to this thread's context: free them here */
+    snapshot_free(e->snap);
     e->snap = NULL;
     return NULL;
 }
@@ -2162,7 +2107,6 @@ struct engine *engine_start(const struct engine_config *cfg)
     if (e->cfg.poll_ms <= 0)
         e->cfg.poll_ms = 5000;
     tzconv_process(&e->tz);
-    atomic_init(&e->cur, NULL);
     e->hub = eventhub_new(ENGINE_HUB_CAPACITY);
     if (e->hub == NULL) {
         free(e);
@@ -2213,7 +2157,22 @@ struct eventhub *engine_events(struct engine *e)
     return e->hub;
 }
 
-void engine_get_stats(const struct engine *ce, struct engine_stats *out)
+struct engine_stats {
+    long queue_rows;         /* engine_queue rows at the last look */
+    long long last_run_ms;   /* end of the last queue round or periodic pass (UTC ms, 0 never) */
+    long long last_pass_ms;  /* end of the last periodic pass */
+    unsigned long long runs; /* device transactions committed */
+    unsigned long long failures;
+    unsigned long long visits_written; /* visits inserted, updated or deleted */
+    unsigned long long stays_written;  /* zone stays inserted, updated or deleted */
+    unsigned long long checkins_written;
+    unsigned long long events_written;
+    unsigned long long snapshots; /* snapshots built */
+    long points, windows, zones;  /* in the current snapshot */
+};
+
+/* A consistent-enough copy of the counters (each is read atomically). */
+static void engine_get_stats(const struct engine *ce, struct engine_stats *out)
 {
     struct engine *e = (struct engine *)ce; /* atomics are read, never written */
     out->queue_rows = atomic_load(&e->queue_rows);
