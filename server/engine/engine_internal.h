@@ -6,8 +6,9 @@
  *   snapshot.c       the immutable snapshot of points, windows and zones (build, swap, find)
  *   tx.c             one device's transaction; what a transaction wrote, published after
  *                    COMMIT; the device's fixes, loaded once and sliced
- *   engine_visits.c  the visits table: stored visits in, the late-batch procedure, rows out
- *   engine_stays.c   the zone_stays table and its zone_enter / zone_exit events
+ *   late_batch.c     the late-batch procedure, once for every kind of stored interval
+ *   engine_visits.c  the visits table, as a kind of interval for late_batch.c
+ *   engine_stays.c   the zone_stays table and its zone_enter / zone_exit events, another kind
  *   checkins.c       check-in evaluation and the upsert of its rows and events
  *   periodic.c       engine_state, the periodic pass, recomputation after layer edits
  *   worker.c         the thread, queue rounds, start and stop, metrics
@@ -24,7 +25,9 @@
 
 #include "checkin.h"
 #include "db.h"
+#include "diff.h"
 #include "parse.h"
+#include "span.h"
 #include "tzconv.h"
 #include "visits.h"
 #include "zones.h"
@@ -43,8 +46,7 @@
 /* The columns an INSERT INTO events AS e returns for publication (tx_pubs_add). */
 #define ENGINE_EVENT_RETURNING "RETURNING e.id, " ENGINE_EVENT_JSON ", e.kind, e.device_id"
 
-/* ---- the layer snapshot (snapshot.c) ----------------------------------------------------------
- */
+/* ---- the layer snapshot (snapshot.c) --------------------------------------------------------- */
 
 struct snap_point {
     int64_t id;
@@ -85,8 +87,7 @@ struct snapshot {
     char geometry_digest[65], rules_digest[65];
 };
 
-/* ---- the engine (worker.c) --------------------------------------------------------------------
- */
+/* ---- the engine (worker.c) ------------------------------------------------------------------- */
 
 struct engine {
     struct engine_config cfg; /* cfg.clock is never NULL here */
@@ -110,8 +111,7 @@ struct engine {
     atomic_long npoints, nwindows, nzones;
 };
 
-/* ---- one transaction (tx.c) -------------------------------------------------------------------
- */
+/* ---- one transaction (tx.c) ------------------------------------------------------------------ */
 
 /* An event row written, to publish after COMMIT. */
 struct pub {
@@ -156,8 +156,7 @@ struct fixes {
     size_t n;
 };
 
-/* ---- result cells and parameters --------------------------------------------------------------
- */
+/* ---- result cells and parameters ------------------------------------------------------------- */
 
 static inline int64_t cell_i64(const PGresult *r, int row, int col)
 {
@@ -190,8 +189,7 @@ static inline void fmt_i64(char *buf, size_t n, int64_t v)
     snprintf(buf, n, "%lld", (long long)v);
 }
 
-/* ---- snapshot.c -------------------------------------------------------------------------------
- */
+/* ---- snapshot.c ------------------------------------------------------------------------------ */
 
 /* Rebuilds e->snap when a layer changed (or there is none). Returns whether one exists. */
 bool snapshot_refresh(struct engine *e);
@@ -202,8 +200,7 @@ void snapshot_free(struct snapshot *s);
 /* The zone of that layer and id in s, or NULL. */
 const struct snap_zone *snapshot_zone(const struct snapshot *s, const char *layer, int64_t id);
 
-/* ---- tx.c -------------------------------------------------------------------------------------
- */
+/* ---- tx.c ------------------------------------------------------------------------------------ */
 
 /* Frees what t recorded (events, touched points) and zeroes its counters. */
 void tx_clear(struct tx *t);
@@ -228,15 +225,67 @@ enum err fixes_get(struct tx *t, struct fixes *f, int64_t from, int64_t to, cons
 /* Processes the queued spans of one device in one transaction. *skipped: locked elsewhere. */
 enum err tx_run_device(struct engine *e, struct db_conn *c, int64_t device_id, bool *skipped);
 
-/* ---- engine_visits.c, engine_stays.c ----------------------------------------------------------
- */
+/* ---- late_batch.c, engine_visits.c, engine_stays.c ------------------------------------------ */
 
-/* The late-batch procedure for new fixes of the device in [a, b]: visits, zone stays. */
-enum err device_visits(struct tx *t, struct fixes *fx, int64_t device_id, int64_t a, int64_t b);
-enum err device_zones(struct tx *t, struct fixes *fx, int64_t device_id, int64_t a, int64_t b);
+/* The stored intervals of one device that a late batch has loaded. */
+struct late_old {
+    void *items;  /* kind->diff.size bytes each: what span.h and diff.h read */
+    int64_t *ids; /* the row id of each */
+    size_t n;
+    int64_t lo; /* every stored interval ending at or after lo (open ones: all) is loaded */
+};
 
-/* ---- checkins.c -------------------------------------------------------------------------------
+/* A fresh computation over the fixes of [from, to]. */
+struct late_fresh {
+    void *items; /* kind->diff.size bytes each, held by res */
+    size_t n;
+    size_t n_used;       /* fixes used */
+    int64_t last_fix_ms; /* the last fix used */
+    bool tail_clean;     /* nothing carried across it (span.h) */
+    union {
+        struct visits_result visits;
+        struct zones_result zones;
+    } res; /* the kind's own result */
+};
+
+/*
+ * A kind of interval that a late batch recomputes and stores (visits, zone stays): what
+ * late_batch_run needs to know of it.
  */
+struct late_kind {
+    struct diff_spec diff; /* element size, key order, equal values */
+    /* whether there is anything to compute against (NULL: always) */
+    bool (*active)(const struct tx *t);
+    void (*rules)(struct span_rules *r); /* its engine's time constants */
+    void (*interval)(const void *items, size_t i, struct span_iv *iv); /* as span_old.get */
+    /* the device's stored intervals ending at or after lo (open ones: all), replacing what
+     * old held */
+    enum err (*load)(struct tx *t, int64_t device_id, int64_t lo, struct late_old *old);
+    void (*old_free)(struct late_old *old); /* frees and empties (an empty one: no-op) */
+    enum err (*compute)(struct tx *t, const struct fix *fixes, size_t n, struct late_fresh *out);
+    void (*fresh_free)(struct late_fresh *f); /* frees and empties (an empty one: no-op) */
+    /* keeps the fresh intervals that count, compacted at the front (NULL: all) */
+    size_t (*keep)(struct tx *t, void *items, size_t n);
+    /* writes the operations in their order (old_i indexes old->items and old->ids, new_i
+     * fresh) and counts the rows written in t */
+    enum err (*write)(struct tx *t, int64_t device_id, const struct late_old *old,
+                      const void *fresh, const struct diff_result *ops);
+};
+
+extern const struct late_kind engine_visits_kind; /* engine_visits.c */
+extern const struct late_kind engine_stays_kind;  /* engine_stays.c */
+
+/*
+ * The late-batch procedure (docs/engine.md, "Late and shuffled fixes") for new fixes of the
+ * device with times in [a, b], for one kind of interval: the affected span over the stored
+ * intervals (loaded further back while the span needs it), the fixes of [from, to], compute,
+ * settled or widen, then the stored intervals with enter in [from, upto] made equal to the
+ * fresh ones: the operations of diff.h, written by the kind.
+ */
+enum err late_batch_run(struct tx *t, const struct late_kind *k, struct fixes *fx,
+                        int64_t device_id, int64_t a, int64_t b);
+
+/* ---- checkins.c ------------------------------------------------------------------------------ */
 
 /*
  * Evaluates the windows of the points whose visits changed (tx_touch), on the days the
@@ -245,8 +294,7 @@ enum err device_zones(struct tx *t, struct fixes *fx, int64_t device_id, int64_t
  */
 enum err checkins_run(struct tx *t, int32_t all_from, int32_t all_to);
 
-/* ---- periodic.c -------------------------------------------------------------------------------
- */
+/* ---- periodic.c ------------------------------------------------------------------------------ */
 
 /* Sets t->live_from: the first local day the periodic pass has not closed for good. */
 enum err periodic_live_from(struct tx *t);

@@ -1,12 +1,14 @@
 /*
- * engine_stays.c - the zone_stays table and its events: the device's stored stays, the
- * late-batch procedure of zones.h over them, the season filter (a water's stays count only
- * in its season, judged on the local day a stay begins), and the diff that makes the stored
- * stays equal the fresh ones, keyed on (layer, zone, enter). A new stay inserts its zone_enter
- * (and, once closed, zone_exit) event, a vanished one deletes them, a stay whose end moved
- * gets its exit event added, moved or removed. Event payload: zone_name, dwell_s on exits.
+ * engine_stays.c - the zone_stays table and its events as a kind of interval for the
+ * late-batch procedure (late_batch.c): the device's stored stays, zones_compute over the
+ * snapshot's zone index, the season filter (a water's stays count only in its season, judged
+ * on the local day a stay begins), and the writing of the diff keyed on (layer, zone, enter),
+ * one stay at a time in key order: a new stay inserts its zone_enter (and, once closed,
+ * zone_exit) event, a vanished one deletes them, a stay whose end moved gets its exit event
+ * added, moved or removed. Event payload: zone_name, dwell_s on exits.
  *
- * What it is not: the zone rules (track/zones.c) or the zone index (snapshot.c).
+ * What it is not: the zone rules (track/zones.c), the procedure itself (late_batch.c) or the
+ * zone index (snapshot.c).
  */
 #include "engine_internal.h"
 
@@ -15,8 +17,7 @@
 static struct stmt st_old_stays =
     STMT("engine_old_stays",
          "SELECT id, zone_layer, zone_id, patrolgis_ts_ms(enter_at),"
-         " patrolgis_ts_ms(last_at), exit_at IS NULL,"
-         "       coalesce(enter_event, 0), coalesce(exit_event, 0)"
+         " patrolgis_ts_ms(last_at), exit_at IS NULL"
          "  FROM zone_stays"
          " WHERE device_id = $1::bigint"
          "   AND coalesce(exit_at, 'infinity'::timestamptz) >= patrolgis_ms_ts($2::bigint)");
@@ -74,31 +75,17 @@ static struct stmt st_stay_update =
          "                            END"
          "         WHERE id = $1::bigint) SELECT * FROM ex");
 
-struct old_stay {
-    int64_t id;
-    int64_t enter_event, exit_event;
-    struct zone_stay s;
-};
-
-struct old_stays {
-    struct old_stay *v;
-    struct zone_stay *plain; /* the same, as zones.h takes them */
-    size_t n;
-    int64_t lo;
-};
-
-static void old_stays_free(struct old_stays *o)
+static void stays_old_free(struct late_old *old)
 {
-    for (size_t i = 0; i < o->n; i++)
-        free((void *)o->v[i].s.layer);
-    free(o->v);
-    free(o->plain);
-    o->v = NULL;
-    o->plain = NULL;
-    o->n = 0;
+    struct zone_stay *v = old->items;
+    for (size_t i = 0; i < old->n; i++)
+        free((void *)v[i].layer);
+    free(old->items);
+    free(old->ids);
+    memset(old, 0, sizeof(*old));
 }
 
-static enum err old_stays_load(struct tx *t, int64_t device_id, int64_t lo, struct old_stays *o)
+static enum err stays_load(struct tx *t, int64_t device_id, int64_t lo, struct late_old *old)
 {
     char sd[24], sl[24];
     fmt_i64(sd, sizeof(sd), device_id);
@@ -108,39 +95,77 @@ static enum err old_stays_load(struct tx *t, int64_t device_id, int64_t lo, stru
     enum err e = db_exec(t->c, &st_old_stays, 2, params, &r, ENGINE_RID);
     if (e != ERR_OK)
         return e;
-    old_stays_free(o);
+    stays_old_free(old);
     size_t n = (size_t)PQntuples(r);
-    o->v = calloc(n ? n : 1, sizeof(*o->v));
-    o->plain = calloc(n ? n : 1, sizeof(*o->plain));
-    if (o->v == NULL || o->plain == NULL) {
+    struct zone_stay *v = calloc(n ? n : 1, sizeof(*v));
+    old->ids = calloc(n ? n : 1, sizeof(*old->ids));
+    old->items = v;
+    if (v == NULL || old->ids == NULL) {
         PQclear(r);
         return ERR_INTERNAL;
     }
     for (size_t i = 0; i < n; i++) {
         int row = (int)i;
-        struct old_stay *s = &o->v[i];
-        s->id = cell_i64(r, row, 0);
-        s->s.layer = cell_dup(r, row, 1);
-        s->s.zone_id = cell_i64(r, row, 2);
-        s->s.enter_ms = cell_i64(r, row, 3);
-        s->s.exit_ms = cell_i64(r, row, 4);
-        s->s.open = cell_bool(r, row, 5);
-        s->enter_event = cell_i64(r, row, 6);
-        s->exit_event = cell_i64(r, row, 7);
-        o->n = i + 1;
-        if (s->s.layer == NULL) {
+        old->ids[i] = cell_i64(r, row, 0);
+        v[i] = (struct zone_stay){ .layer = cell_dup(r, row, 1),
+                                   .zone_id = cell_i64(r, row, 2),
+                                   .enter_ms = cell_i64(r, row, 3),
+                                   .exit_ms = cell_i64(r, row, 4),
+                                   .open = cell_bool(r, row, 5) };
+        old->n = i + 1;
+        if (v[i].layer == NULL) {
             PQclear(r);
             return ERR_INTERNAL;
         }
-        o->plain[i] = s->s;
     }
     PQclear(r);
-    o->lo = lo;
+    old->lo = lo;
     return ERR_OK;
 }
 
-static int cmp_stay(const struct zone_stay *x, const struct zone_stay *y)
+static bool stays_active(const struct tx *t)
 {
+    return t->snap->zones != NULL && zoneindex_count(t->snap->zones) > 0;
+}
+
+static void stays_rules(struct span_rules *r)
+{
+    struct zones_params p;
+    zones_params_default(&p);
+    zones_span_rules(&p, r);
+}
+
+static void stay_interval(const void *items, size_t i, struct span_iv *iv)
+{
+    const struct zone_stay *s = &((const struct zone_stay *)items)[i];
+    *iv = (struct span_iv){ s->enter_ms, s->exit_ms, s->open };
+}
+
+static enum err stays_fresh(struct tx *t, const struct fix *fixes, size_t n, struct late_fresh *out)
+{
+    struct zones_params p;
+    zones_params_default(&p);
+    struct zones_result *res = &out->res.zones;
+    enum err e = zones_compute(t->snap->zones, fixes, n, &p, res);
+    if (e != ERR_OK)
+        return e;
+    out->items = res->stays;
+    out->n = res->n_stays;
+    out->n_used = res->n_used;
+    out->last_fix_ms = res->last_fix_ms;
+    out->tail_clean = res->tail_clean;
+    return ERR_OK;
+}
+
+static void stays_fresh_free(struct late_fresh *f)
+{
+    zones_result_free(&f->res.zones);
+    memset(f, 0, sizeof(*f));
+}
+
+static int cmp_stay(const void *a, const void *b)
+{
+    const struct zone_stay *x = a, *y = b;
     int c = strcmp(x->layer, y->layer);
     if (c != 0)
         return c;
@@ -149,14 +174,10 @@ static int cmp_stay(const struct zone_stay *x, const struct zone_stay *y)
     return (x->enter_ms > y->enter_ms) - (x->enter_ms < y->enter_ms);
 }
 
-static int cmp_old_stay(const void *a, const void *b)
+static bool stay_same(const void *old, const void *fresh)
 {
-    return cmp_stay(&((const struct old_stay *)a)->s, &((const struct old_stay *)b)->s);
-}
-
-static int cmp_new_stay(const void *a, const void *b)
-{
-    return cmp_stay(a, b);
+    const struct zone_stay *a = old, *b = fresh;
+    return a->open == b->open && a->exit_ms == b->exit_ms;
 }
 
 /* The payload of a zone event: the zone's name, and the stay's length on an exit. */
@@ -194,11 +215,11 @@ static enum err stay_insert(struct tx *t, int64_t device_id, const struct zone_s
     return e;
 }
 
-static enum err stay_update(struct tx *t, const struct old_stay *o, const struct zone_stay *s)
+static enum err stay_update(struct tx *t, int64_t id, const struct zone_stay *s)
 {
     const struct snap_zone *z = snapshot_zone(t->snap, s->layer, s->zone_id);
     char sid[24], sx[24], sl[24];
-    fmt_i64(sid, sizeof(sid), o->id);
+    fmt_i64(sid, sizeof(sid), id);
     fmt_i64(sx, sizeof(sx), s->exit_ms);
     fmt_i64(sl, sizeof(sl), s->exit_ms);
     char *pex = zone_payload(z, s, true);
@@ -214,10 +235,10 @@ static enum err stay_update(struct tx *t, const struct old_stay *o, const struct
     return e;
 }
 
-static enum err stay_delete(struct tx *t, const struct old_stay *o)
+static enum err stay_delete(struct tx *t, int64_t id)
 {
     char sid[24];
-    fmt_i64(sid, sizeof(sid), o->id);
+    fmt_i64(sid, sizeof(sid), id);
     const char *params[1] = { sid };
     return db_exec(t->c, &st_stay_delete, 1, params, NULL, ENGINE_RID);
 }
@@ -226,8 +247,9 @@ static enum err stay_delete(struct tx *t, const struct old_stay *o)
  * Keeps the stays of zones in season on the local day they start (waters have a season;
  * school perimeters do not). Returns the number kept, compacted at the front.
  */
-static size_t stays_in_season(struct tx *t, struct zone_stay *v, size_t n)
+static size_t stays_in_season(struct tx *t, void *items, size_t n)
 {
+    struct zone_stay *v = items;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const struct snap_zone *z = snapshot_zone(t->snap, v[i].layer, v[i].zone_id);
@@ -239,82 +261,34 @@ static size_t stays_in_season(struct tx *t, struct zone_stay *v, size_t n)
     return k;
 }
 
-static enum err stays_replace(struct tx *t, int64_t device_id, struct old_stays *o, int64_t from,
-                              int64_t upto, struct zone_stay *fresh, size_t n)
+/* The operations one stay at a time, in key order (events get their ids in that order). */
+static enum err stays_write(struct tx *t, int64_t device_id, const struct late_old *old,
+                            const void *fresh_items, const struct diff_result *d)
 {
-    size_t nold = 0;
-    struct old_stay *old = malloc((o->n ? o->n : 1) * sizeof(*old));
-    if (old == NULL)
-        return ERR_INTERNAL;
-    for (size_t i = 0; i < o->n; i++)
-        if (o->v[i].s.enter_ms >= from && o->v[i].s.enter_ms <= upto)
-            old[nold++] = o->v[i];
-    if (nold > 1)
-        qsort(old, nold, sizeof(*old), cmp_old_stay);
-    if (n > 1)
-        qsort(fresh, n, sizeof(*fresh), cmp_new_stay);
+    const struct zone_stay *fresh = fresh_items;
     enum err e = ERR_OK;
-    size_t i = 0, j = 0;
-    while (e == ERR_OK && (i < nold || j < n)) {
-        int c = i == nold ? 1 : j == n ? -1 : cmp_stay(&old[i].s, &fresh[j]);
-        if (c < 0) {
-            e = stay_delete(t, &old[i++]);
-            t->stays++;
-        } else if (c > 0) {
-            e = stay_insert(t, device_id, &fresh[j++]);
-            t->stays++;
-        } else {
-            const struct old_stay *w = &old[i++];
-            const struct zone_stay *v = &fresh[j++];
-            if (w->s.open != v->open || w->s.exit_ms != v->exit_ms) {
-                e = stay_update(t, w, v);
-                t->stays++;
-            }
-        }
+    for (size_t k = 0; k < d->n && e == ERR_OK; k++) {
+        const struct diff_op *op = &d->ops[k];
+        if (op->kind == DIFF_DELETE)
+            e = stay_delete(t, old->ids[op->old_i]);
+        else if (op->kind == DIFF_INSERT)
+            e = stay_insert(t, device_id, &fresh[op->new_i]);
+        else
+            e = stay_update(t, old->ids[op->old_i], &fresh[op->new_i]);
+        t->stays++;
     }
-    free(old);
     return e;
 }
 
-enum err device_zones(struct tx *t, struct fixes *fx, int64_t device_id, int64_t a, int64_t b)
-{
-    if (t->snap->zones == NULL || zoneindex_count(t->snap->zones) == 0)
-        return ERR_OK;
-    struct zones_params p;
-    zones_params_default(&p);
-    int64_t gap = (int64_t)(p.max_gap_s * 1000), conf = (int64_t)(p.confirm_s * 1000);
-    int64_t margin = 2 * gap + 4 * conf + 4 * ENGINE_MIN_MS;
-    struct old_stays o = { 0 };
-    struct zones_result res = { 0 };
-    int64_t from = 0, to = 0, upto = 0;
-    enum err e = old_stays_load(t, device_id, span_sub(a, margin), &o);
-    for (;;) {
-        if (e != ERR_OK)
-            goto out;
-        zones_affected_span(&p, a, b, o.plain, o.n, &from, &to);
-        int64_t need = span_sub(from, gap + 2 * conf + 4 * ENGINE_MIN_MS);
-        if (need >= o.lo)
-            break;
-        e = old_stays_load(t, device_id, span_sub(need, margin), &o);
-    }
-    for (;;) {
-        const struct fix *fv;
-        size_t n;
-        bool at_end;
-        e = fixes_get(t, fx, from, to, &fv, &n, &at_end);
-        if (e == ERR_OK)
-            e = zones_compute(t->snap->zones, fv, n, &p, &res);
-        if (e != ERR_OK)
-            goto out;
-        if (zones_settled(&p, &res, b, at_end, to, o.plain, o.n, &upto))
-            break;
-        to = zones_widen(&p, from, to);
-        zones_result_free(&res);
-    }
-    size_t keep = stays_in_season(t, res.stays, res.n_stays);
-    e = stays_replace(t, device_id, &o, from, upto, res.stays, keep);
-out:
-    zones_result_free(&res);
-    old_stays_free(&o);
-    return e;
-}
+const struct late_kind engine_stays_kind = {
+    .diff = { sizeof(struct zone_stay), cmp_stay, stay_same },
+    .active = stays_active,
+    .rules = stays_rules,
+    .interval = stay_interval,
+    .load = stays_load,
+    .old_free = stays_old_free,
+    .compute = stays_fresh,
+    .fresh_free = stays_fresh_free,
+    .keep = stays_in_season,
+    .write = stays_write,
+};

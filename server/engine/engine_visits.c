@@ -1,11 +1,13 @@
 /*
- * engine_visits.c - the visits table: the device's stored visits, the late-batch procedure of
- * visits.h over them (affected span, fixes, visits_compute, settled or widened), and the diff
- * that makes the stored visits with enter in [from, upto] equal the fresh ones: unchanged rows
- * stay (their ids, which check-ins list, do not move), changed ones are updated, vanished ones
- * deleted, new ones inserted. The points and days it touched go to the transaction.
+ * engine_visits.c - the visits table as a kind of interval for the late-batch procedure
+ * (late_batch.c): the device's stored visits, visits_compute over the snapshot's points, and
+ * the writing of the diff keyed on (point, enter): unchanged rows stay (their ids, which
+ * check-ins list, do not move), changed ones are updated (an open visit growing with each
+ * batch keeps its row), vanished ones deleted, new ones inserted, each in one statement. The
+ * points and days whose visits changed go to the transaction, for checkins.c.
  *
- * What it is not: the visit rules (track/visits.c) or check-ins (checkins.c).
+ * What it is not: the visit rules (track/visits.c), the procedure itself (late_batch.c) or
+ * check-ins (checkins.c).
  */
 #include "engine_internal.h"
 
@@ -46,13 +48,14 @@ static struct stmt st_visits_insert =
          "   FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bool[],"
          "               $6::float8[], $7::float8[]) AS u(p, e, x, open, d, m)");
 
-struct old_visits {
-    struct visit *v;
-    size_t n;
-    int64_t lo; /* every stored visit ending at or after lo (open ones: all) is in v */
-};
+static void visits_old_free(struct late_old *old)
+{
+    free(old->items);
+    free(old->ids);
+    memset(old, 0, sizeof(*old));
+}
 
-static enum err old_visits_load(struct tx *t, int64_t device_id, int64_t lo, struct old_visits *o)
+static enum err visits_load(struct tx *t, int64_t device_id, int64_t lo, struct late_old *old)
 {
     char sd[24], sl[24];
     fmt_i64(sd, sizeof(sd), device_id);
@@ -64,7 +67,10 @@ static enum err old_visits_load(struct tx *t, int64_t device_id, int64_t lo, str
         return e;
     size_t n = (size_t)PQntuples(r);
     struct visit *v = malloc((n ? n : 1) * sizeof(*v));
-    if (v == NULL) {
+    int64_t *ids = malloc((n ? n : 1) * sizeof(*ids));
+    if (v == NULL || ids == NULL) {
+        free(v);
+        free(ids);
         PQclear(r);
         return ERR_INTERNAL;
     }
@@ -77,13 +83,51 @@ static enum err old_visits_load(struct tx *t, int64_t device_id, int64_t lo, str
                                .dwell_s = cell_f(r, row, 4),
                                .min_dist_m = cell_f(r, row, 5),
                                .open = cell_bool(r, row, 6) };
+        ids[i] = v[i].id;
     }
     PQclear(r);
-    free(o->v);
-    o->v = v;
-    o->n = n;
-    o->lo = lo;
+    visits_old_free(old);
+    old->items = v;
+    old->ids = ids;
+    old->n = n;
+    old->lo = lo;
     return ERR_OK;
+}
+
+static void visits_rules(struct span_rules *r)
+{
+    struct visits_params p;
+    visits_params_default(&p);
+    visits_span_rules(&p, r);
+}
+
+static void visit_interval(const void *items, size_t i, struct span_iv *iv)
+{
+    const struct visit *v = &((const struct visit *)items)[i];
+    *iv = (struct span_iv){ v->enter_ms, v->exit_ms, v->open };
+}
+
+static enum err visits_fresh(struct tx *t, const struct fix *fixes, size_t n,
+                             struct late_fresh *out)
+{
+    struct visits_params p;
+    visits_params_default(&p);
+    struct visits_result *res = &out->res.visits;
+    enum err e = visits_compute(t->snap->points, fixes, n, &p, res);
+    if (e != ERR_OK)
+        return e;
+    out->items = res->visits;
+    out->n = res->n;
+    out->n_used = res->n_used;
+    out->last_fix_ms = res->last_fix_ms;
+    out->tail_clean = res->tail_clean;
+    return ERR_OK;
+}
+
+static void visits_fresh_free(struct late_fresh *f)
+{
+    visits_result_free(&f->res.visits);
+    memset(f, 0, sizeof(*f));
 }
 
 static int cmp_visit_key(const void *a, const void *b)
@@ -94,8 +138,9 @@ static int cmp_visit_key(const void *a, const void *b)
     return (x->enter_ms > y->enter_ms) - (x->enter_ms < y->enter_ms);
 }
 
-static bool visit_same(const struct visit *a, const struct visit *b)
+static bool visit_same(const void *old, const void *fresh)
 {
+    const struct visit *a = old, *b = fresh;
     return a->open == b->open && a->exit_ms == b->exit_ms && fabs(a->dwell_s - b->dwell_s) < 1e-9 &&
            fabs(a->min_dist_m - b->min_dist_m) < 1e-9;
 }
@@ -107,25 +152,14 @@ static void literal_double(struct strbuf *b, double v)
 }
 
 /*
- * Makes the stored visits with enter in [from, upto] equal fresh[0..n): unchanged rows stay,
- * changed ones are updated, vanished ones deleted, new ones inserted. Records the touched
- * points and days.
+ * The operations as three statements, each with arrays in key order: deletes, updates,
+ * inserts. Records the touched points and days (a vanished visit's, a new one's, an updated
+ * one's old and new extent).
  */
-static enum err visits_replace(struct tx *t, int64_t device_id, const struct old_visits *o,
-                               int64_t from, int64_t upto, struct visit *fresh, size_t n)
+static enum err visits_write(struct tx *t, int64_t device_id, const struct late_old *old,
+                             const void *fresh_items, const struct diff_result *d)
 {
-    size_t nold = 0;
-    struct visit *old = malloc((o->n ? o->n : 1) * sizeof(*old));
-    if (old == NULL)
-        return ERR_INTERNAL;
-    for (size_t i = 0; i < o->n; i++)
-        if (o->v[i].enter_ms >= from && o->v[i].enter_ms <= upto)
-            old[nold++] = o->v[i];
-    if (nold > 1)
-        qsort(old, nold, sizeof(*old), cmp_visit_key);
-    if (n > 1)
-        qsort(fresh, n, sizeof(*fresh), cmp_visit_key);
-
+    const struct visit *ov = old->items, *fresh = fresh_items;
     struct strbuf del, uid, ux, uo, ud, um, ip, ie, ix, io, idw, im;
     struct strbuf *const all[] = { &del, &uid, &ux, &uo, &ud, &um, &ip, &ie, &ix, &io, &idw, &im };
     const size_t nall = sizeof(all) / sizeof(all[0]);
@@ -133,15 +167,14 @@ static enum err visits_replace(struct tx *t, int64_t device_id, const struct old
         strbuf_init(all[k], 0);
     size_t ndel = 0, nupd = 0, nins = 0;
     enum err e = ERR_OK;
-    size_t i = 0, j = 0;
-    while (i < nold || j < n) {
-        int c = i == nold ? 1 : j == n ? -1 : cmp_visit_key(&old[i], &fresh[j]);
+    for (size_t k = 0; k < d->n && e == ERR_OK; k++) {
+        const struct diff_op *op = &d->ops[k];
         const struct visit *touched_v = NULL, *touched_w = NULL;
-        if (c < 0) { /* vanished */
-            strbuf_printf(&del, "%s%lld", ndel++ ? "," : "{", (long long)old[i].id);
-            touched_v = &old[i++];
-        } else if (c > 0) { /* new */
-            const struct visit *v = &fresh[j++];
+        if (op->kind == DIFF_DELETE) {
+            strbuf_printf(&del, "%s%lld", ndel++ ? "," : "{", (long long)old->ids[op->old_i]);
+            touched_v = &ov[op->old_i];
+        } else if (op->kind == DIFF_INSERT) {
+            const struct visit *v = &fresh[op->new_i];
             const char *sep = nins++ ? "," : "{";
             strbuf_printf(&ip, "%s%lld", sep, (long long)v->point_id);
             strbuf_printf(&ie, "%s%lld", sep, (long long)v->enter_ms);
@@ -153,36 +186,28 @@ static enum err visits_replace(struct tx *t, int64_t device_id, const struct old
             literal_double(&im, v->min_dist_m);
             touched_v = v;
         } else {
-            const struct visit *v = &fresh[j++];
-            const struct visit *w = &old[i++];
-            if (!visit_same(v, w)) {
-                const char *sep = nupd++ ? "," : "{";
-                strbuf_printf(&uid, "%s%lld", sep, (long long)w->id);
-                strbuf_printf(&ux, "%s%lld", sep, (long long)v->exit_ms);
-                strbuf_printf(&uo, "%s%s", sep, v->open ? "t" : "f");
-                strbuf_printf(&ud, "%s", sep);
-                literal_double(&ud, v->dwell_s);
-                strbuf_printf(&um, "%s", sep);
-                literal_double(&um, v->min_dist_m);
-                touched_v = v;
-                touched_w = w;
-            }
+            const struct visit *v = &fresh[op->new_i];
+            const char *sep = nupd++ ? "," : "{";
+            strbuf_printf(&uid, "%s%lld", sep, (long long)old->ids[op->old_i]);
+            strbuf_printf(&ux, "%s%lld", sep, (long long)v->exit_ms);
+            strbuf_printf(&uo, "%s%s", sep, v->open ? "t" : "f");
+            strbuf_printf(&ud, "%s", sep);
+            literal_double(&ud, v->dwell_s);
+            strbuf_printf(&um, "%s", sep);
+            literal_double(&um, v->min_dist_m);
+            touched_v = v;
+            touched_w = &ov[op->old_i];
         }
-        if (touched_v != NULL)
-            e = tx_touch(t, touched_v->point_id, touched_v->enter_ms, touched_v->exit_ms);
+        e = tx_touch(t, touched_v->point_id, touched_v->enter_ms, touched_v->exit_ms);
         if (e == ERR_OK && touched_w != NULL)
             e = tx_touch(t, touched_w->point_id, touched_w->enter_ms, touched_w->exit_ms);
-        if (e != ERR_OK)
-            goto out;
     }
     for (size_t k = 0; k < nall; k++) {
         strbuf_printf(all[k], "}");
-        if (strbuf_error(all[k]) != ERR_OK)
+        if (e == ERR_OK && strbuf_error(all[k]) != ERR_OK)
             e = ERR_INTERNAL;
     }
-    if (e != ERR_OK)
-        goto out;
-    if (ndel > 0) {
+    if (e == ERR_OK && ndel > 0) {
         const char *params[1] = { del.p };
         e = db_exec(t->c, &st_visits_delete, 1, params, NULL, ENGINE_RID);
     }
@@ -196,51 +221,22 @@ static enum err visits_replace(struct tx *t, int64_t device_id, const struct old
         const char *params[7] = { sd, ip.p, ie.p, ix.p, io.p, idw.p, im.p };
         e = db_exec(t->c, &st_visits_insert, 7, params, NULL, ENGINE_RID);
     }
-    t->visits += ndel + nupd + nins;
-out:
+    if (e == ERR_OK)
+        t->visits += ndel + nupd + nins;
     for (size_t k = 0; k < nall; k++)
         strbuf_free(all[k]);
-    free(old);
     return e;
 }
 
-enum err device_visits(struct tx *t, struct fixes *fx, int64_t device_id, int64_t a, int64_t b)
-{
-    struct visits_params p;
-    visits_params_default(&p);
-    struct span_rules rules;
-    visits_span_rules(&p, &rules);
-    int64_t margin = 2 * rules.gap_ms + 2 * rules.merge_ms + 4 * ENGINE_MIN_MS;
-    struct old_visits o = { 0 };
-    struct visits_result res = { 0 };
-    int64_t from = 0, to = 0, upto = 0;
-    enum err e = old_visits_load(t, device_id, span_sub(a, margin), &o);
-    for (;;) {
-        if (e != ERR_OK)
-            goto out;
-        visits_affected_span(&p, a, b, o.v, o.n, &from, &to);
-        int64_t need = span_sub(from, rules.gap_ms + rules.merge_ms + 4 * ENGINE_MIN_MS);
-        if (need >= o.lo)
-            break;
-        e = old_visits_load(t, device_id, span_sub(need, margin), &o);
-    }
-    for (;;) {
-        const struct fix *fv;
-        size_t n;
-        bool at_end;
-        e = fixes_get(t, fx, from, to, &fv, &n, &at_end);
-        if (e == ERR_OK)
-            e = visits_compute(t->snap->points, fv, n, &p, &res);
-        if (e != ERR_OK)
-            goto out;
-        if (visits_settled(&p, &res, b, at_end, to, o.v, o.n, &upto))
-            break;
-        to = visits_widen(&p, from, to);
-        visits_result_free(&res);
-    }
-    e = visits_replace(t, device_id, &o, from, upto, res.visits, res.n);
-out:
-    visits_result_free(&res);
-    free(o.v);
-    return e;
-}
+const struct late_kind engine_visits_kind = {
+    .diff = { sizeof(struct visit), cmp_visit_key, visit_same },
+    .active = NULL,
+    .rules = visits_rules,
+    .interval = visit_interval,
+    .load = visits_load,
+    .old_free = visits_old_free,
+    .compute = visits_fresh,
+    .fresh_free = visits_fresh_free,
+    .keep = NULL,
+    .write = visits_write,
+};

@@ -304,9 +304,9 @@ enum err tx_run_device(struct engine *e, struct db_conn *c, int64_t device_id, b
         err = ERR_INTERNAL;
         goto out;
     }
-    err = device_visits(&t, &fx, device_id, a, b);
+    err = late_batch_run(&t, &engine_visits_kind, &fx, device_id, a, b);
     if (err == ERR_OK)
-        err = device_zones(&t, &fx, device_id, a, b);
+        err = late_batch_run(&t, &engine_stays_kind, &fx, device_id, a, b);
     if (err == ERR_OK)
         err = checkins_run(&t, 1, 0); /* the points whose visits changed */
     if (err == ERR_OK) {
