@@ -2,11 +2,13 @@
  * checkins.c - check-in evaluation and storage: for (point, local days) items, every window
  * of the point that has started by now is evaluated (checkin_evaluate over the visits of all
  * devices at the point), changed rows are upserted, the rows of windows that do not apply are
- * deleted, and the events of status changes (checkin_missed, checkin_resolved) are written.
- * A window that had closed before it was created is never missed.
+ * deleted, and what each change announces (checkin_missed, checkin_resolved or nothing, as
+ * checkin_event_for decides from the status before and after) is written as events. A window
+ * that had closed before it was created is never missed.
  *
- * What it is not: the rules of a window's status (track/checkin.c), or which days to judge
- * when (tx.c after new fixes, periodic.c for the clock and for layer edits).
+ * What it is not: the rules of a window's status or of its announcements (track/checkin.c),
+ * or which days to judge when (tx.c after new fixes, periodic.c for the clock and for layer
+ * edits).
  */
 #include "engine_internal.h"
 
@@ -30,23 +32,17 @@ static struct stmt st_point_visits =
          " ORDER BY point_id, enter_at, id");
 
 /*
- * Upserts the evaluated check-ins ($1: JSON rows) and writes the events of status changes: a
- * row that becomes missed gets its checkin_missed event (once per window and date), a missed
- * row that late fixes turn done or late gets a checkin_resolved event (once too). When $2
- * (announce) is false - a recomputation after a layer edit - corrections are not announced;
- * only a window that closes unseen (no row or pending -> missed) on a day not closed for good
- * (local day number >= $3) still gets its checkin_missed, which no later pass would write. "old"
- * reads the rows as they were before this statement (every part of a WITH sees one snapshot). ON
- * CONFLICT DO NOTHING names no target: the only unique indexes of events are those two guards
- * (events_checkin_missed_once, events_checkin_resolved_once) and the primary key. Returns the
- * number of rows changed, then the new events (ENGINE_EVENT_RETURNING columns).
+ * Upserts the evaluated check-ins ($1: JSON rows, i their index) where something changed, and
+ * returns (i, check-in id, status before this statement or NULL: no row) of each row changed,
+ * in the order of i. "old" reads the rows as they were before this statement (every part of a
+ * WITH sees one snapshot), so what the change announces is decided on what really changed
+ * (checkin_event_for); checkins_announce writes it.
  */
 static struct stmt st_checkins_upsert = STMT(
     "engine_checkins_upsert",
     "WITH"
     " x AS (SELECT * FROM jsonb_to_recordset($1::jsonb)"
-    "        AS x(w bigint, p bigint, d int, s text, v bigint[], f bigint, e bigint,"
-    "             pn text, wn text, ws text, we text, sc bigint)),"
+    "        AS x(i int, w bigint, p bigint, d int, s text, v bigint[], f bigint)),"
     " old AS (SELECT c.window_id, c.local_date, c.status"
     "           FROM checkins c JOIN x ON c.window_id = x.w"
     "                                 AND c.local_date = date '1970-01-01' + x.d),"
@@ -58,33 +54,39 @@ static struct stmt st_checkins_upsert = STMT(
     "               visit_ids = EXCLUDED.visit_ids, first_at = EXCLUDED.first_at"
     "         WHERE (c.point_id, c.status, c.visit_ids, c.first_at) IS DISTINCT FROM"
     "               (EXCLUDED.point_id, EXCLUDED.status, EXCLUDED.visit_ids, EXCLUDED.first_at)"
-    "        RETURNING c.id, c.window_id, c.local_date, c.status, c.first_at),"
-    " chg AS (SELECT up.id, up.status, up.first_at, old.status AS was, x.*"
-    "           FROM up JOIN x ON x.w = up.window_id AND date '1970-01-01' + x.d = up.local_date"
-    "           LEFT JOIN old ON old.window_id = up.window_id AND old.local_date = up.local_date),"
-    " ev AS (INSERT INTO events AS e (at, kind, point_id, payload)"
-    "        SELECT CASE WHEN chg.status = 'missed' THEN patrolgis_ms_ts(chg.e) ELSE now() END,"
-    "               CASE WHEN chg.status = 'missed' THEN 'checkin_missed'"
-    "                    ELSE 'checkin_resolved' END, chg.p,"
-    "               jsonb_build_object('window_id', chg.w,"
-    "                                  'local_date', to_char(date '1970-01-01' + chg.d,"
-    "                                                        'YYYY-MM-DD'),"
-    "                                  'point_id', chg.p, 'point', chg.pn, 'window', chg.wn,"
-    "                                  'start', chg.ws, 'end', chg.we, 'school_id', chg.sc,"
-    "                                  'checkin_id', chg.id)"
-    "               || CASE WHEN chg.status = 'missed' THEN '{}'::jsonb"
-    "                       ELSE jsonb_build_object('status', chg.status,"
-    "                                               'first_at', patrolgis_iso(chg.first_at))"
-    "                  END"
-    "          FROM chg"
-    "         WHERE CASE WHEN $2::bool"
-    "                    THEN chg.status = 'missed'"
-    "                         OR (chg.was = 'missed' AND chg.status IN ('done', 'late'))"
-    "                    ELSE chg.status = 'missed' AND coalesce(chg.was, 'pending') = 'pending'"
-    "                         AND chg.d >= $3::int END"
-    "        ON CONFLICT DO NOTHING"
-    "        " ENGINE_EVENT_RETURNING ")"
-    " SELECT (SELECT count(*) FROM up), ev.* FROM (SELECT 1) one LEFT JOIN ev ON true");
+    "        RETURNING c.id, c.window_id, c.local_date)"
+    " SELECT x.i, up.id, old.status"
+    "   FROM up JOIN x ON x.w = up.window_id AND date '1970-01-01' + x.d = up.local_date"
+    "   LEFT JOIN old ON old.window_id = up.window_id AND old.local_date = up.local_date"
+    "  ORDER BY x.i");
+
+/*
+ * Writes the announcements of changed check-ins ($1: JSON rows with the event kind k, decided
+ * by checkin_event_for, and the check-in id): checkin_missed at the window's end, with the
+ * window, point and day; checkin_resolved when it was found, with the status and first
+ * arrival too. ON CONFLICT DO NOTHING names no target: the only unique indexes of events are
+ * the once-per-window-and-date guards (events_checkin_missed_once,
+ * events_checkin_resolved_once) and the primary key. Returns the new events
+ * (ENGINE_EVENT_RETURNING columns).
+ */
+static struct stmt st_checkins_announce = STMT(
+    "engine_checkins_announce",
+    "INSERT INTO events AS e (at, kind, point_id, payload)"
+    " SELECT CASE WHEN x.k = 'checkin_missed' THEN patrolgis_ms_ts(x.e) ELSE now() END, x.k, x.p,"
+    "        jsonb_build_object('window_id', x.w,"
+    "                           'local_date', to_char(date '1970-01-01' + x.d, 'YYYY-MM-DD'),"
+    "                           'point_id', x.p, 'point', x.pn, 'window', x.wn,"
+    "                           'start', x.ws, 'end', x.we, 'school_id', x.sc,"
+    "                           'checkin_id', x.id)"
+    "        || CASE WHEN x.k = 'checkin_missed' THEN '{}'::jsonb"
+    "                ELSE jsonb_build_object('status', x.s,"
+    "                                        'first_at', patrolgis_iso(patrolgis_ms_ts(x.f)))"
+    "           END"
+    "   FROM jsonb_to_recordset($1::jsonb)"
+    "        AS x(k text, id bigint, w bigint, p bigint, d int, s text, f bigint, e bigint,"
+    "             pn text, wn text, ws text, we text, sc bigint)"
+    " ON CONFLICT DO NOTHING"
+    " " ENGINE_EVENT_RETURNING);
 
 static struct stmt st_checkins_delete =
     STMT("engine_checkins_delete",
@@ -120,6 +122,97 @@ struct eval_item {
     const struct snap_point *pt;
     int32_t day_from, day_to;
 };
+
+/* The statuses and days of the rows to upsert, in their order (what announcements depend on). */
+struct judged {
+    struct judged_row {
+        enum checkin_status status;
+        int32_t day;
+    } * v;
+    size_t n, cap;
+};
+
+static enum err judged_add(struct judged *j, enum checkin_status status, int32_t day)
+{
+    if (j->n == j->cap) {
+        size_t nc = j->cap ? j->cap * 2 : 64;
+        struct judged_row *g = realloc(j->v, nc * sizeof(*g));
+        if (g == NULL)
+            return ERR_INTERNAL;
+        j->v = g;
+        j->cap = nc;
+    }
+    j->v[j->n++] = (struct judged_row){ status, day };
+    return ERR_OK;
+}
+
+/* Writes the announcements (JSON rows with k and id) and records them for publication. */
+static enum err checkins_announce(struct tx *t, const json_t *events)
+{
+    char *text = json_dumps(events, JSON_COMPACT);
+    if (text == NULL)
+        return ERR_INTERNAL;
+    const char *params[1] = { text };
+    PGresult *r = NULL;
+    enum err e = db_exec(t->c, &st_checkins_announce, 1, params, &r, ENGINE_RID);
+    free(text);
+    if (e == ERR_OK)
+        e = tx_pubs_add(t, r, 0);
+    PQclear(r);
+    return e;
+}
+
+/*
+ * Upserts the rows (JSON, judged parallel to them) that changed, and announces what each
+ * change calls for (checkin_event_for): news or a quiet recomputation (t->quiet), on a day
+ * the periodic pass has closed for good or not (t->live_from).
+ */
+static enum err checkins_upsert(struct tx *t, json_t *rows, const struct judged *judged)
+{
+    char *text = json_dumps(rows, JSON_COMPACT);
+    if (text == NULL)
+        return ERR_INTERNAL;
+    const char *params[1] = { text };
+    PGresult *r = NULL;
+    enum err e = db_exec(t->c, &st_checkins_upsert, 1, params, &r, ENGINE_RID);
+    free(text);
+    if (e != ERR_OK)
+        return e;
+    t->checkins += (unsigned long long)PQntuples(r);
+    json_t *events = json_array();
+    if (events == NULL)
+        e = ERR_INTERNAL;
+    for (int k = 0; e == ERR_OK && k < PQntuples(r); k++) {
+        int64_t i = cell_i64(r, k, 0);
+        enum checkin_status was = CHECKIN_PENDING;
+        bool had_row = !cell_null(r, k, 2);
+        if (i < 0 || (size_t)i >= judged->n ||
+            (had_row && !checkin_status_parse(PQgetvalue(r, k, 2), &was))) {
+            log_error("engine: check-in upsert returned row %lld with status \"%s\"", (long long)i,
+                      PQgetvalue(r, k, 2));
+            e = ERR_INTERNAL;
+            break;
+        }
+        const struct judged_row *row = &judged->v[i];
+        enum checkin_event ev =
+            checkin_event_for(had_row, was, row->status, !t->quiet, row->day >= t->live_from);
+        if (ev == CHECKIN_EVENT_NONE)
+            continue;
+        json_t *o = json_copy(json_array_get(rows, (size_t)i));
+        if (o == NULL || json_object_set_new(o, "k", json_string(checkin_event_name(ev))) != 0 ||
+            json_object_set_new(o, "id", json_integer((json_int_t)cell_i64(r, k, 1))) != 0) {
+            json_decref(o);
+            e = ERR_INTERNAL;
+        } else if (json_array_append_new(events, o) != 0) {
+            e = ERR_INTERNAL;
+        }
+    }
+    PQclear(r);
+    if (e == ERR_OK && json_array_size(events) > 0)
+        e = checkins_announce(t, events);
+    json_decref(events);
+    return e;
+}
 
 /*
  * Evaluates every window of the items' points on their days (windows that have started by
@@ -166,6 +259,7 @@ static enum err checkins_evaluate(struct tx *t, const struct eval_item *items, s
     struct visit *v = malloc((nv ? nv : 1) * sizeof(*v));
     int64_t *counted = malloc((nv ? nv : 1) * sizeof(*counted));
     json_t *up = json_array(), *del = json_array();
+    struct judged judged = { 0 };
     if (v == NULL || counted == NULL || up == NULL || del == NULL) {
         e = ERR_INTERNAL;
         goto out;
@@ -220,34 +314,24 @@ static enum err checkins_evaluate(struct tx *t, const struct eval_item *items, s
                 for (size_t q = 0; q < res.n_counted && q < b - a; q++)
                     json_array_append_new(vis, json_integer((json_int_t)counted[q]));
                 json_t *row = json_pack(
-                    "{s:I,s:I,s:i,s:s,s:o,s:o,s:I,s:s,s:s,s:s,s:s,s:o}", "w", (json_int_t)sw->w.id,
-                    "p", (json_int_t)pt->id, "d", (int)day, "s", checkin_status_name(res.status),
-                    "v", vis, "f",
-                    res.has_first ? json_integer((json_int_t)res.first_ms) : json_null(), "e",
-                    (json_int_t)res.window_to_ms, "pn", pt->name, "wn", sw->name, "ws", sw->start,
-                    "we", sw->end, "sc",
+                    "{s:I,s:I,s:I,s:i,s:s,s:o,s:o,s:I,s:s,s:s,s:s,s:s,s:o}", "i",
+                    (json_int_t)json_array_size(up), "w", (json_int_t)sw->w.id, "p",
+                    (json_int_t)pt->id, "d", (int)day, "s", checkin_status_name(res.status), "v",
+                    vis, "f", res.has_first ? json_integer((json_int_t)res.first_ms) : json_null(),
+                    "e", (json_int_t)res.window_to_ms, "pn", pt->name, "wn", sw->name, "ws",
+                    sw->start, "we", sw->end, "sc",
                     pt->school_id ? json_integer((json_int_t)pt->school_id) : json_null());
-                if (row == NULL || json_array_append_new(up, row) != 0) {
+                if (row == NULL || judged_add(&judged, res.status, day) != ERR_OK ||
+                    json_array_append_new(up, row) != 0) {
+                    json_decref(row);
                     e = ERR_INTERNAL;
                     goto out;
                 }
             }
         }
     }
-    if (json_array_size(up) > 0) {
-        char *text = json_dumps(up, JSON_COMPACT);
-        char live[16];
-        snprintf(live, sizeof(live), "%d", (int)t->live_from);
-        const char *p3[3] = { text, t->quiet ? "false" : "true", live };
-        PGresult *ur = NULL;
-        e = text ? db_exec(t->c, &st_checkins_upsert, 3, p3, &ur, ENGINE_RID) : ERR_INTERNAL;
-        free(text);
-        if (e == ERR_OK) {
-            t->checkins += (unsigned long long)cell_i64(ur, 0, 0);
-            e = tx_pubs_add(t, ur, 1);
-        }
-        PQclear(ur);
-    }
+    if (json_array_size(up) > 0)
+        e = checkins_upsert(t, up, &judged);
     if (e == ERR_OK && json_array_size(del) > 0) {
         char *text = json_dumps(del, JSON_COMPACT);
         const char *p1[1] = { text };
@@ -257,6 +341,7 @@ static enum err checkins_evaluate(struct tx *t, const struct eval_item *items, s
 out:
     json_decref(up);
     json_decref(del);
+    free(judged.v);
     free(counted);
     free(v);
     PQclear(r);
