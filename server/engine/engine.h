@@ -17,8 +17,8 @@
  *    become missed, with one checkin_missed event per window and date;
  *  - publishes every event it wrote to an eventhub (server-sent event streams) after COMMIT.
  *
- * docs/engine.md ("The worker") has the details. What it is not: HTTP (api_checkins.c) or
- * the rules themselves (the pure modules).
+ * docs/engine.md ("The worker") has the details, engine_internal.h the files. What it is not:
+ * HTTP (api_checkins.c) or the rules themselves (the pure modules).
  */
 #ifndef PATROL_ENGINE_H
 #define PATROL_ENGINE_H
