@@ -14,7 +14,7 @@
  * local clock times of windows and periods. Query instants are RFC 3339 with a zone, or a date
  * (its local midnight; as `to`, the end of that day).
  *
- * Not here: the engine (engine.c) or ingestion (api_ingest.c).
+ * Not here: the engine (engine/) or ingestion (api_ingest.c).
  */
 #include "api.h"
 #include "api_args.h"

@@ -17,8 +17,8 @@
  *    become missed, with one checkin_missed event per window and date;
  *  - publishes every event it wrote to an eventhub (server-sent event streams) after COMMIT.
  *
- * docs/engine.md ("The worker") has the details. What it is not: HTTP (api_checkins.c) or
- * the rules themselves (the pure modules).
+ * docs/engine.md ("The worker") has the details, engine_internal.h the files. What it is not:
+ * HTTP (api_checkins.c) or the rules themselves (the pure modules).
  */
 #ifndef PATROL_ENGINE_H
 #define PATROL_ENGINE_H
@@ -26,11 +26,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct clock;
 struct db_pool;
 struct db_settings;
 struct eventhub;
 struct layers;
-struct pointindex;
 
 /*
  * The JSON of an events row aliased e, as SQL text: what GET /api/v1/events lists, what the
@@ -50,6 +50,10 @@ struct engine_config {
     long interval_s;              /* the periodic pass (> 0) */
     long poll_ms;                 /* look at the queue at least this often without NOTIFY */
     long recompute_days;          /* after a layer edit: local days recomputed (0: none) */
+    /* borrowed, must outlive engine_stop; NULL: the system clock. What "now" is: today and
+     * yesterday, which windows have started or closed, the timestamps of the metrics. (Waits
+     * and time budgets run on the monotonic clock; SQL's now() is the database's.) */
+    const struct clock *clock;
 };
 
 struct engine;
@@ -67,35 +71,10 @@ void engine_stop(struct engine *e);
 /* The events written by the engine, for streams. Borrowed from e. */
 struct eventhub *engine_events(struct engine *e);
 
-struct engine_stats {
-    long queue_rows;         /* engine_queue rows at the last look */
-    long long last_run_ms;   /* end of the last queue round or periodic pass (UTC ms, 0 never) */
-    long long last_pass_ms;  /* end of the last periodic pass */
-    unsigned long long runs; /* device transactions committed */
-    unsigned long long failures;
-    unsigned long long visits_written; /* visits inserted, updated or deleted */
-    unsigned long long stays_written;  /* zone stays inserted, updated or deleted */
-    unsigned long long checkins_written;
-    unsigned long long events_written;
-    unsigned long long snapshots; /* snapshots built */
-    long points, windows, zones;  /* in the current snapshot */
-};
-
-/* A consistent-enough copy of the counters (each is read atomically). */
-void engine_get_stats(const struct engine *e, struct engine_stats *out);
-
 /*
  * Appends the engine's metrics in the Prometheus text format to a new malloc'd string (free
  * it), or returns NULL when out of memory. e may be NULL (no engine lines).
  */
 char *engine_metrics_text(const struct engine *e);
-
-/*
- * The current snapshot's point index, for readers on other threads (read-only; never lock):
- * engine_snapshot_points returns it with a reference held, or NULL when there is no snapshot
- * yet; engine_snapshot_release(e, token) drops the reference (token from the same call).
- */
-const struct pointindex *engine_snapshot_points(struct engine *e, void **token);
-void engine_snapshot_release(struct engine *e, void *token);
 
 #endif

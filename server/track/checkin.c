@@ -1,9 +1,11 @@
 /*
- * checkin.c - window status from visits, seasons, and presence as a union of intervals.
+ * checkin.c - window status from visits, seasons, the announcement a status change makes, and
+ * presence as a union of intervals. Not storage: the engine writes what these decide.
  */
 #include "checkin.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static const char *const status_names[] = {
     [CHECKIN_NOT_APPLICABLE] = "not_applicable",
@@ -18,6 +20,45 @@ const char *checkin_status_name(enum checkin_status s)
     if ((unsigned)s >= sizeof(status_names) / sizeof(status_names[0]))
         return "unknown";
     return status_names[s];
+}
+
+bool checkin_status_parse(const char *s, enum checkin_status *out)
+{
+    for (size_t i = 0; s != NULL && i < sizeof(status_names) / sizeof(status_names[0]); i++) {
+        if (strcmp(s, status_names[i]) == 0) {
+            *out = (enum checkin_status)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *checkin_event_name(enum checkin_event k)
+{
+    switch (k) {
+    case CHECKIN_EVENT_MISSED:
+        return "checkin_missed";
+    case CHECKIN_EVENT_RESOLVED:
+        return "checkin_resolved";
+    case CHECKIN_EVENT_NONE:
+        break;
+    }
+    return NULL;
+}
+
+enum checkin_event checkin_event_for(bool had_row, enum checkin_status was, enum checkin_status now,
+                                     bool announce, bool live_day)
+{
+    if (announce) {
+        if (now == CHECKIN_MISSED)
+            return CHECKIN_EVENT_MISSED;
+        if (had_row && was == CHECKIN_MISSED && (now == CHECKIN_DONE || now == CHECKIN_LATE))
+            return CHECKIN_EVENT_RESOLVED;
+        return CHECKIN_EVENT_NONE;
+    }
+    if (now == CHECKIN_MISSED && (!had_row || was == CHECKIN_PENDING) && live_day)
+        return CHECKIN_EVENT_MISSED;
+    return CHECKIN_EVENT_NONE;
 }
 
 static const int8_t month_days[13] = { 0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };

@@ -17,8 +17,11 @@
  * Presence (the "police seen at the gate" figure) is the length of the union of the visits
  * with a period, so two cars there at once count once.
  *
- * What it is not: the visit engine (visits.h), storage, or event emission. Pure functions;
- * time-zone conversion is injected (tzconv.h).
+ * Which announcement a stored row's change makes (checkin_missed, checkin_resolved) is decided
+ * here too (checkin_event_for); writing it is the caller's.
+ *
+ * What it is not: the visit engine (visits.h) or storage. Pure functions; time-zone conversion
+ * is injected (tzconv.h).
  */
 #ifndef PATROL_CHECKIN_H
 #define PATROL_CHECKIN_H
@@ -76,6 +79,9 @@ enum checkin_status {
 /* "not_applicable", "pending", "done", "late", "missed" (the checkins.status values). */
 const char *checkin_status_name(enum checkin_status s);
 
+/* The status named s (as checkin_status_name writes it); false for anything else. */
+bool checkin_status_parse(const char *s, enum checkin_status *out);
+
 struct checkin_result {
     enum checkin_status status;
     int64_t window_from_ms, window_to_ms; /* the window on D in UTC ms (0 when not applicable) */
@@ -95,6 +101,32 @@ enum err checkin_evaluate(const struct checkin_point *pt, const struct checkin_w
                           const struct tzconv *tz, int32_t day, int64_t now_ms,
                           const struct visit *visits, size_t n, int64_t *ids, size_t ids_cap,
                           struct checkin_result *out);
+
+/* The announcement of a check-in row's change (events.kind). */
+enum checkin_event {
+    CHECKIN_EVENT_NONE,
+    CHECKIN_EVENT_MISSED,   /* "checkin_missed", at the window's end */
+    CHECKIN_EVENT_RESOLVED, /* "checkin_resolved", when it was found */
+};
+
+/* "checkin_missed", "checkin_resolved"; NULL for CHECKIN_EVENT_NONE. */
+const char *checkin_event_name(enum checkin_event k);
+
+/*
+ * What a stored check-in row that just changed (its status, visits or first arrival) must
+ * announce. It changed from `was` (had_row false: the window had no row that day; was is then
+ * ignored) to `now`. announce: the change is news (new fixes, the periodic pass); false for a
+ * recomputation after a layer edit. live_day: the row's day is not closed for good by the
+ * periodic pass (engine_state's missed_through is before it).
+ *  - announce: a row that is missed announces checkin_missed (the events table keeps one per
+ *    window and date, so a missed row whose visits changed announces nothing new), a missed
+ *    row turned done or late announces checkin_resolved;
+ *  - quiet: corrections are not announced, except a window closing unseen (no row or pending
+ *    -> missed) on a live day: checkin_missed, which no later periodic pass would write.
+ * Everything else announces nothing.
+ */
+enum checkin_event checkin_event_for(bool had_row, enum checkin_status was, enum checkin_status now,
+                                     bool announce, bool live_day);
 
 /*
  * Presence of point_id in [from_ms, to_ms): the total length in ms of the union of its visits

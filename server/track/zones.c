@@ -502,7 +502,7 @@ static void zwork_free(struct zwork *w)
     free(w->raw);
 }
 
-static void zones_span_rules(const struct zones_params *p, struct span_rules *r)
+void zones_span_rules(const struct zones_params *p, struct span_rules *r)
 {
     r->gap_ms = llround(p->max_gap_s * 1000.0);
     r->merge_ms = llround(p->confirm_s * 1000.0);

@@ -132,4 +132,7 @@ bool zones_settled(const struct zones_params *p, const struct zones_result *res,
                    int64_t *replace_to_ms);
 int64_t zones_widen(const struct zones_params *p, int64_t from_ms, int64_t to_ms);
 
+/* The span rules of these parameters (ms): gap max_gap_s, merge and drop confirm_s. */
+void zones_span_rules(const struct zones_params *p, struct span_rules *r);
+
 #endif

@@ -16,7 +16,8 @@ Scenarios (DESIGN.md section 4; issue 4 "The engine" and "Tests and measurements
     season next to it is done;
   * an exam-day window (中考安保) applies only on its dates, and needs 2 distinct visits;
   * pending while a window is open, and a checkin_missed event when it closes (windows made
-    relative to the current local time: nothing sleeps for hours), also on the event stream;
+    relative to the current local time: nothing sleeps for hours; the server then runs in a
+    zone where it is now about noon, so no window crosses midnight), also on the event stream;
   * zone events at a pond: enter/exit, a 10 s excursion (shorter than the 20 s confirmation)
     and drift across the shore (within the 10 m hysteresis) do not flap;
   * late batches: a dead-zone chunk uploaded after the rest was processed, and shuffled
@@ -49,7 +50,7 @@ import socket
 import sys
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -178,8 +179,8 @@ class EngineCase(PatrolTestCase):
         self.psql("UPDATE patrol_windows SET created_at = (:'d'::date - 7)::timestamp"
                   " AT TIME ZONE :'tz'", db=db, d=self.day.isoformat(), tz=harness.SERVER_TZ_NAME)
 
-    def start(self, db=None, interval=1):
-        srv = self.start_server("--engine-interval-s", str(interval), db=db)
+    def start(self, db=None, interval=1, options=()):
+        srv = self.start_server("--engine-interval-s", str(interval), *options, db=db)
         if db is None:
             self.server = srv
         return srv
@@ -664,16 +665,23 @@ class SseClient:
 
 
 class NowWindows(EngineCase):
+    """Windows relative to the current time of day, judged by the clock as it runs. A window
+    cannot cross local midnight (start < end within one day), so near midnight in Shanghai
+    such windows do not exist. The server runs instead with --tz a whole-hour zone in which it
+    is now between 12:00 and 13:00: whole hours put any instant there, nothing judged here
+    depends on the zone (the engine reads days and times through the same conversion for
+    every zone), and the test runs at any time of day."""
 
-    def now_windows_possible(self):
-        now = harness.server_now()
-        secs = now.hour * 3600 + now.minute * 60 + now.second
-        if secs < 6 * 60 or secs > 23 * 3600 + 29 * 60:
-            self.skipTest("windows relative to now would cross local midnight")
-        return now
+    def noon_zone(self):
+        """(--tz value, tzinfo) of the Etc/GMT zone in which the local hour is now 12."""
+        off = 12 - datetime.now(timezone.utc).hour  # -11 .. +12 hours east of UTC
+        name = "UTC" if off == 0 else "Etc/GMT%+d" % -off  # POSIX signs: Etc/GMT-8 is +08:00
+        return name, timezone(timedelta(hours=off))
 
     def test_pending_then_missed_event_when_window_closes(self):
-        now = self.now_windows_possible()
+        zone, tz = self.noon_zone()
+        now = datetime.now(tz)
+        self.note("server zone %s, local time %s" % (zone, now.strftime("%H:%M:%S")))
         hms = lambda d: d.strftime("%H:%M:%S")  # noqa: E731
         pts = self.points()
         # an open window at the kindergarten gate, and one closing in ~25 s at 云岭小学
@@ -685,7 +693,7 @@ class NowWindows(EngineCase):
         w_open = self.window_id(K11, "it-open")
         w_close = self.window_id(Y9, "it-closing")
         today = now.date().isoformat()
-        self.start()
+        self.start(options=("--tz", zone))
 
         def status(wid):
             rows = self.psql("SELECT status FROM checkins WHERE window_id = :w"
@@ -864,34 +872,37 @@ class Recompute(EngineCase):
         self.assertEqual(self.statuses(today - timedelta(days=6)), {}, "before the mark")
         self.assertEqual(self.statuses(today - timedelta(days=7)), {})
 
-    def now_window(self, point, name, start_min, end_min):
-        """A window of every day from now + start_min to now + end_min (local), created an
-        hour ago; skips the test when that would cross local midnight."""
-        now = harness.server_now()
-        a, b = now + timedelta(minutes=start_min), now + timedelta(minutes=end_min)
-        if a.date() != now.date() or b.date() != now.date():
-            self.skipTest("a window relative to now would cross local midnight")
+    def window_on(self, point, name, day):
+        """A window of that local day only, 10:00-10:20, created two days before it."""
         self.psql("INSERT INTO patrol_windows (point_id, name, days, start_local, end_local,"
-                  " created_at) VALUES (:p, :'n', 127, :'a', :'b', now() - interval '1 hour')",
-                  p=self.points()[point]["id"], n=name, a=a.strftime("%H:%M:%S"),
-                  b=b.strftime("%H:%M:%S"))
+                  " date_from, date_to, created_at)"
+                  " VALUES (:p, :'n', 127, '10:00', '10:20', :'d', :'d', :'d'::date - 2)",
+                  p=self.points()[point]["id"], n=name, d=day.isoformat())
         return self.window_id(point, name)
 
     def test_window_closing_unseen_during_a_recomputation_is_announced(self):
-        # A window that closed while patrold was down, next to an edit of places and windows:
-        # at start the visits are recomputed and the windows re-evaluated quietly, and that
-        # window's checkin_missed must still be written (no later pass would: it sees no
-        # change).
+        # A window that closed while patrold was down, on a day the periodic pass has not
+        # closed for good, next to an edit of places and windows: at start the visits are
+        # recomputed and the windows re-evaluated quietly, and that window's checkin_missed
+        # must still be written (no later pass would: it sees no change). The window is
+        # yesterday's, a day that stays open at any time of day: missed_through (the last day
+        # closed for good) is the day before it, as the first start's pass left it unless
+        # midnight came in between, so it is set here.
         self.start()
         self.post_fixes(self.p1_stop(self.frame()))
         self.wait_engine()
         self.server.close()
+        yesterday = datetime.now(TZ).date() - timedelta(days=1)
+        self.psql("INSERT INTO engine_state (name, value) VALUES ('missed_through', :'d')"
+                  " ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+                  d=(yesterday - timedelta(days=1)).isoformat())
         self.psql("UPDATE patrol_points SET location = ST_Project(location::geography, 10, 0)"
                   "::geometry WHERE name = :'p'", p=G3)
-        w = self.now_window(Y9, "it-closed", -20, -2)
+        w = self.window_on(Y9, "it-closed", yesterday)
         self.start()
         self.wait_for("the window is judged", lambda: self.count(
-            "checkins", "window_id = :w AND status = 'missed'", w=w) == 1)
+            "checkins", "window_id = :w AND status = 'missed' AND local_date = :'d'", w=w,
+            d=yesterday.isoformat()) == 1)
         self.wait_for("one checkin_missed for it", lambda: self.count(
             "events", "kind = 'checkin_missed' AND payload->>'window_id' = :'w'",
             w=str(w)) == 1)
