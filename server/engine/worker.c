@@ -55,7 +55,7 @@ static bool queue_round(struct engine *e)
     char limit[16];
     snprintf(limit, sizeof(limit), "%d", ENGINE_DEVICE_BATCH);
     while (!should_stop(e)) {
-        strbuf_reset(&lit);
+        strbuf_truncate(&lit, 0);
         strbuf_printf(&lit, "{%s}", skip.len > 0 ? skip.p : "");
         if (strbuf_error(&skip) != ERR_OK || strbuf_error(&lit) != ERR_OK)
             break;
