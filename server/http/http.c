@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "log.h"
 #include "metrics.h"
+#include "parse.h"
 #include "strbuf.h"
 #include "utf8.h"
 
@@ -20,6 +21,7 @@
 #include <microhttpd.h>
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <netdb.h>
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -244,8 +246,9 @@ static int has_body(struct req *r, unsigned long long *declared)
     const char *te = req_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING);
     *declared = 0;
     if (cl != NULL) {
-        char *end;
-        *declared = strtoull(cl, &end, 10);
+        int64_t n;
+        /* libmicrohttpd has parsed it already; a value we cannot read counts as too large. */
+        *declared = parse_i64(cl, 0, INT64_MAX, &n) == ERR_OK ? (unsigned long long)n : ULLONG_MAX;
         return *declared > 0;
     }
     return te != NULL && strcasecmp(te, "chunked") == 0;

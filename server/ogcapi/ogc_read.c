@@ -17,6 +17,7 @@
 #include "geojson.h"
 #include "http.h"
 #include "req_json.h"
+#include "parse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,7 +108,7 @@ static json_t *row_feature(GEOSContextHandle_t h, const struct layer_def *l, PGr
     if (l->child != NULL)
         json_object_set_new(props, l->child_key, json_loads(PQgetvalue(res, row, 4), 0, NULL));
     return json_pack("{s:s,s:I,s:o,s:o}", "type", "Feature", "id",
-                     (json_int_t)strtoll(PQgetvalue(res, row, 0), NULL, 10), "geometry", geom,
+                     (json_int_t)parse_cell_i64(PQgetvalue(res, row, 0)), "geometry", geom,
                      "properties", props);
 }
 
@@ -213,7 +214,7 @@ void ogc_get_items(struct req *r)
             l->id);
         return;
     }
-    long long matched = strtoll(PQgetvalue(cnt, 0, 0), NULL, 10);
+    long long matched = parse_cell_i64(PQgetvalue(cnt, 0, 0));
     PQclear(cnt);
 
     GEOSContextHandle_t h = geoctx_geos();
@@ -289,7 +290,7 @@ enum err ogc_read_feature(struct req *r, struct db_conn *c, const struct layer_d
         return ERR_NOT_FOUND;
     }
     *out = row_feature(geoctx_geos(), l, res, 0, oc);
-    *version = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+    *version = parse_cell_i64(PQgetvalue(res, 0, 3));
     PQclear(res);
     return *out != NULL ? ERR_OK : ERR_INTERNAL;
 }

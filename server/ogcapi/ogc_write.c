@@ -22,6 +22,7 @@
 #include "http.h"
 #include "ogcapi.h"
 #include "req_json.h"
+#include "parse.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -331,7 +332,7 @@ static enum err store_feature(struct write_ctx *w, struct feature_write *fw, enu
         PQclear(res);
         return fail(w, ERR_NOT_FOUND, "no feature %lld in %s", fid, l->id);
     }
-    *id_out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    *id_out = parse_cell_i64(PQgetvalue(res, 0, 0));
     PQclear(res);
     json_t *children = l->child_key ? json_object_get(fw->props, l->child_key) : NULL;
     if (l->child != NULL && (children != NULL || mode != PROP_PATCH)) {
