@@ -70,7 +70,7 @@ class Rng:
 
 
 def localmetric_k(lat0):
-    """kx0, ky0 of localmetric_init (server/localmetric.c), same operations."""
+    """kx0, ky0 of localmetric_init (server/geo/localmetric.c), same operations."""
     e2 = WGS84_F * (2.0 - WGS84_F)
     phi = lat0 * DEG2RAD
     s, c = math.sin(phi), math.cos(phi)

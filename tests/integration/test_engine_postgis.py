@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Integration test: the engine's "within the radius" predicate agrees with PostGIS.
 
-The visit engine (server/visits.c) decides at every fix whether it lies within a patrol point's
-radius with one function, visits_within (server/pointindex.h). This test generates 5 000 random
+The visit engine (server/track/visits.c) decides at every fix whether it lies within a patrol point's
+radius with one function, visits_within (server/geo/pointindex.h). This test generates 5 000 random
 fixes around random points in China (radius 5..1000 m, most fixes close to the edge, seeded),
 asks PostGIS `ST_DWithin(geography, geography, r)` (spheroid) and the engine (through the
 tests/tools/within_check filter), and asserts they agree on every fix except those within 1 mm

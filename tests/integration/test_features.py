@@ -4,7 +4,7 @@ real server and a real PostGIS, with the demo town 青石镇 loaded (geodata/loa
 `patrold migrate`) and, for GDAL, the Liechtenstein OSM extract (geodata/import-osm).
 
 Every answer is checked against SQL computed here, never against the server's own idea:
-  * reads: landing page, /conformance, /collections (every layer of server/layerdef.c, extent =
+  * reads: landing page, /conformance, /collections (every layer of server/ogcapi/layerdef.c, extent =
     ST_Extent), /collections/{id}, items with limit/offset/next links (paged through and compared
     with the table's ids), numberMatched/numberReturned, bbox (ST_Intersects with
     ST_MakeEnvelope), datetime instants and intervals, property filters, crs=EPSG:3857
@@ -51,7 +51,7 @@ LIECHTENSTEIN = os.path.join(SHARED, "data", "osm", "liechtenstein-2021-10-28.os
 LOAD_DEMO = os.path.join(SRC, "geodata", "load-demo")
 IMPORT_OSM = os.path.join(SRC, "geodata", "import-osm")
 
-# The layer catalog of server/layerdef.c: collection id -> geometry column.
+# The layer catalog of server/ogcapi/layerdef.c: collection id -> geometry column.
 LAYERS = {
     "schools": "perimeter",
     "patrol_points": "location",

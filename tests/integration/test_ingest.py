@@ -80,7 +80,7 @@ def pb_batch(fixes, crs=None):
     return out
 
 
-# ---- GCJ-02 forward (the public formula, as server/crs.c) ---------------------------------
+# ---- GCJ-02 forward (the public formula, as server/geo/crs.c) ---------------------------------
 
 def gcj_forward(lon, lat):
     if not (72.004 <= lon <= 137.8347 and 0.8293 <= lat <= 55.8271):

@@ -1,6 +1,6 @@
 /*
- * test_checkin.c - check-in status per window and local day (server/checkin.h), seasons, exam
- * days, required visits, grace, presence, and the time-zone conversions (server/tzconv.h);
+ * test_checkin.c - check-in status per window and local day (server/track/checkin.h), seasons, exam
+ * days, required visits, grace, presence, and the time-zone conversions (server/base/tzconv.h);
  * plus the issue-4 scenarios end to end from fixes through visits_compute to a status.
  */
 #include <setjmp.h>

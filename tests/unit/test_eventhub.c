@@ -1,5 +1,5 @@
 /*
- * test_eventhub.c - the ring of recent events behind the event stream (server/eventhub.h):
+ * test_eventhub.c - the ring of recent events behind the event stream (server/engine/eventhub.h):
  * reading after a cursor, ids that must increase, the ring wrapping, and readers told when
  * events they have not seen were dropped; plus concurrent publishing and reading.
  */

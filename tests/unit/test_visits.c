@@ -1,9 +1,10 @@
 /*
- * test_visits.c - visits of a device at patrol points (server/visits.h, pointindex.h):
- * interpolated enter/exit, drive-bys between sparse fixes, hysteresis against drift, merging,
- * gaps, outliers, the local metric against the geodesic, the grid index against brute force,
- * and the late-batch property: any permutation of the fixes, split into batches and processed
- * through visits_affected_span / visits_settled, stores exactly the visits of one sorted batch.
+ * test_visits.c - visits of a device at patrol points (server/track/visits.h,
+ * server/geo/pointindex.h): interpolated enter/exit, drive-bys between sparse fixes, hysteresis
+ * against drift, merging, gaps, outliers, the local metric against the geodesic, the grid index
+ * against brute force, and the late-batch property: any permutation of the fixes, split into
+ * batches and processed through visits_affected_span / visits_settled, stores exactly the visits of
+ * one sorted batch.
  *
  * Seeds: PATROLGIS_SEED (default 20240917) is printed; every random test derives from it.
  */

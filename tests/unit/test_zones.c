@@ -1,5 +1,5 @@
 /*
- * test_zones.c - zone events (server/zones.h): entering and leaving polygons and buffered
+ * test_zones.c - zone events (server/track/zones.h): entering and leaving polygons and buffered
  * lines with interpolated instants, hysteresis and confirmation against GPS drift, merging,
  * WKB input, bad input, and the late-batch property (any permutation and split into batches
  * gives the stays of one sorted batch, after every batch).
