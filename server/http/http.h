@@ -23,7 +23,6 @@ struct arena;
 struct http_server;
 struct http_stream;
 struct metrics;
-struct router;
 
 #define HTTP_MAX_HEADERS_OUT 8
 
