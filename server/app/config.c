@@ -143,21 +143,18 @@ static int parse_bbox(struct config *cfg, FILE *err)
     static const char *const what =
         "is not minlon,minlat,maxlon,maxlat (degrees, e.g. 113.1,29.2,113.6,29.5)";
     double v[4];
-    const char *p = s;
-    for (int k = 0; k < 4; k++) {
-        size_t n = strcspn(p, ",");
-        char num[64];
-        if ((k < 3) != (p[n] == ',') || n == 0 || n >= sizeof(num)) {
+    size_t n;
+    const char *bad;
+    if (parse_double_list(s, v, 4, &n, &bad) != ERR_OK || n != 4) {
+        /* A piece in its place (followed by a comma unless it is the fourth) that is no number
+         * is named; any other fault is one of shape. */
+        size_t len = bad != NULL ? strcspn(bad, ",") : 0;
+        if (bad != NULL && (n < 3) == (bad[len] == ','))
+            fprintf(err, "patrold: --town-bbox '%s': '%.*s' is not a number; it %s\n", s, (int)len,
+                    bad, what);
+        else
             fprintf(err, "patrold: --town-bbox '%s' %s\n", s, what);
-            return -1;
-        }
-        memcpy(num, p, n);
-        num[n] = '\0';
-        if (parse_double(num, &v[k]) != ERR_OK) {
-            fprintf(err, "patrold: --town-bbox '%s': '%s' is not a number; it %s\n", s, num, what);
-            return -1;
-        }
-        p += n + (k < 3);
+        return -1;
     }
     if (v[0] < -180 || v[2] > 180 || v[1] < -90 || v[3] > 90 || !(v[0] < v[2]) || !(v[1] < v[3])) {
         fprintf(err,

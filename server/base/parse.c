@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 enum err parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 {
@@ -80,6 +81,34 @@ enum err parse_double(const char *s, double *out)
         return ERR_INVALID_ARGUMENT;
     *out = v;
     return ERR_OK;
+}
+
+enum err parse_double_list(const char *s, double *v, size_t max, size_t *n, const char **bad)
+{
+    *n = 0;
+    if (bad != NULL)
+        *bad = NULL;
+    if (s == NULL)
+        return ERR_INVALID_ARGUMENT;
+    const char *p = s;
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        char num[64];
+        if (*n == max || len == 0 || len >= sizeof(num))
+            return ERR_INVALID_ARGUMENT;
+        memcpy(num, p, len);
+        num[len] = '\0';
+        if (parse_double(num, &v[*n]) != ERR_OK) {
+            if (bad != NULL)
+                *bad = p;
+            return ERR_INVALID_ARGUMENT;
+        }
+        (*n)++;
+        p += len;
+        if (*p == '\0')
+            return ERR_OK;
+        p++; /* a comma: another piece must follow (an empty one is refused above) */
+    }
 }
 
 enum err parse_count(const char *s, const char *name, long def, long min, long max, long *out,

@@ -38,6 +38,15 @@ enum err parse_double(const char *s, double *out);
 enum err parse_count(const char *s, const char *name, long def, long min, long max, long *out,
                      char *msg, size_t msglen);
 
+/*
+ * A comma-separated list of at most max numbers, each as parse_double takes it (so no space,
+ * no empty piece, no trailing comma; a piece is shorter than 64 bytes). ERR_OK with v[0 .. *n)
+ * set. ERR_INVALID_ARGUMENT otherwise, with *n the numbers read before the fault; *bad (when
+ * not NULL) then points at the piece that is not a number, or is NULL when the list's shape
+ * is wrong (an empty or overlong piece, more than max).
+ */
+enum err parse_double_list(const char *s, double *v, size_t max, size_t *n, const char **bad);
+
 /* For database cells known to hold an integer / a number (no check): 0 for NULL. */
 int64_t parse_cell_i64(const char *s);
 double parse_cell_double(const char *s);

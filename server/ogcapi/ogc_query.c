@@ -116,28 +116,12 @@ enum err ogc_query_bbox(struct ogc_query *q, const char *bbox, const char *bbox_
                         size_t msglen)
 {
     double v[6];
-    int n = 0;
+    size_t n;
     if (bbox == NULL)
         return ERR_OK;
     /* Each comma-separated piece is one strict number (parse.h): no spaces, no hex, no empty
      * piece, so no trailing comma either. */
-    const char *p = bbox;
-    for (;;) {
-        size_t len = strcspn(p, ",");
-        char num[64];
-        if (n == 6 || len == 0 || len >= sizeof(num))
-            break;
-        memcpy(num, p, len);
-        num[len] = '\0';
-        if (parse_double(num, &v[n]) != ERR_OK)
-            break;
-        n++;
-        p += len;
-        if (*p == '\0' || p[1] == '\0')
-            break; /* the end, or a trailing comma (refused below) */
-        p++;
-    }
-    if ((n != 4 && n != 6) || *p != '\0') {
+    if (parse_double_list(bbox, v, 6, &n, NULL) != ERR_OK || (n != 4 && n != 6)) {
         snprintf(msg, msglen, "bbox must be 4 (or 6) comma-separated numbers: minx,miny,maxx,maxy");
         return ERR_INVALID_ARGUMENT;
     }

@@ -110,6 +110,36 @@ static void test_double(void **state)
     assert_int_equal(parse_double(NULL, &v), ERR_INVALID_ARGUMENT);
 }
 
+static void test_double_list(void **state)
+{
+    (void)state;
+    double v[4] = { 0 };
+    size_t n = 99;
+    const char *bad = "x";
+    assert_int_equal(parse_double_list("1,-2.5,3e1", v, 4, &n, &bad), ERR_OK);
+    assert_int_equal(n, 3);
+    assert_null(bad);
+    assert_true(v[0] == 1 && v[1] == -2.5 && v[2] == 30);
+    assert_int_equal(parse_double_list("7", v, 4, &n, NULL), ERR_OK);
+    assert_int_equal(n, 1);
+    /* a piece that is no number: named, with the count before it */
+    const char *s = "1,2,x1,4";
+    assert_int_equal(parse_double_list(s, v, 4, &n, &bad), ERR_INVALID_ARGUMENT);
+    assert_int_equal(n, 2);
+    assert_ptr_equal(bad, s + 4);
+    /* faults of shape: bad stays NULL */
+    static const char *const shape[] = {
+        "",     ",1",        "1,",
+        "1,,2", "1,2,3,4,5", "1,0000000000000000000000000000000000000000000000000000000000000001"
+    };
+    for (size_t i = 0; i < sizeof(shape) / sizeof(shape[0]); i++) {
+        bad = "x";
+        if (parse_double_list(shape[i], v, 4, &n, &bad) != ERR_INVALID_ARGUMENT || bad != NULL)
+            fail_msg("'%s': not a fault of shape", shape[i]);
+    }
+    assert_int_equal(parse_double_list(NULL, v, 4, &n, &bad), ERR_INVALID_ARGUMENT);
+}
+
 static void test_cells(void **state)
 {
     (void)state;
@@ -126,7 +156,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_i64_accepts), cmocka_unit_test(test_i64_refuses),
         cmocka_unit_test(test_ranges),      cmocka_unit_test(test_double),
-        cmocka_unit_test(test_cells),
+        cmocka_unit_test(test_double_list), cmocka_unit_test(test_cells),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
