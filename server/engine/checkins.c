@@ -146,16 +146,23 @@ static enum err judged_add(struct judged *j, enum checkin_status status, int32_t
     return ERR_OK;
 }
 
-/* Writes the announcements (JSON rows with k and id) and records them for publication. */
-static enum err checkins_announce(struct tx *t, const json_t *events)
+/* Runs s with the compact JSON text of j as its one parameter (res may be NULL). */
+static enum err exec_json(struct tx *t, struct stmt *s, const json_t *j, PGresult **res)
 {
-    char *text = json_dumps(events, JSON_COMPACT);
+    char *text = json_dumps(j, JSON_COMPACT);
     if (text == NULL)
         return ERR_INTERNAL;
     const char *params[1] = { text };
-    PGresult *r = NULL;
-    enum err e = db_exec(t->c, &st_checkins_announce, 1, params, &r, ENGINE_RID);
+    enum err e = db_exec(t->c, s, 1, params, res, ENGINE_RID);
     free(text);
+    return e;
+}
+
+/* Writes the announcements (JSON rows with k and id) and records them for publication. */
+static enum err checkins_announce(struct tx *t, const json_t *events)
+{
+    PGresult *r = NULL;
+    enum err e = exec_json(t, &st_checkins_announce, events, &r);
     if (e == ERR_OK)
         e = tx_pubs_add(t, r, 0);
     PQclear(r);
@@ -169,13 +176,8 @@ static enum err checkins_announce(struct tx *t, const json_t *events)
  */
 static enum err checkins_upsert(struct tx *t, json_t *rows, const struct judged *judged)
 {
-    char *text = json_dumps(rows, JSON_COMPACT);
-    if (text == NULL)
-        return ERR_INTERNAL;
-    const char *params[1] = { text };
     PGresult *r = NULL;
-    enum err e = db_exec(t->c, &st_checkins_upsert, 1, params, &r, ENGINE_RID);
-    free(text);
+    enum err e = exec_json(t, &st_checkins_upsert, rows, &r);
     if (e != ERR_OK)
         return e;
     t->checkins += (unsigned long long)PQntuples(r);
@@ -332,12 +334,8 @@ static enum err checkins_evaluate(struct tx *t, const struct eval_item *items, s
     }
     if (json_array_size(up) > 0)
         e = checkins_upsert(t, up, &judged);
-    if (e == ERR_OK && json_array_size(del) > 0) {
-        char *text = json_dumps(del, JSON_COMPACT);
-        const char *p1[1] = { text };
-        e = text ? db_exec(t->c, &st_checkins_delete, 1, p1, NULL, ENGINE_RID) : ERR_INTERNAL;
-        free(text);
-    }
+    if (e == ERR_OK && json_array_size(del) > 0)
+        e = exec_json(t, &st_checkins_delete, del, NULL);
 out:
     json_decref(up);
     json_decref(del);
