@@ -411,9 +411,21 @@ static bool emit_path(struct mvt_layer *l, const struct pt *p, size_t n, bool cl
     return true;
 }
 
-static struct pt *scratch(struct mvt_layer *l, size_t n)
+/*
+ * Quantises the n points of xy into new arena memory of l: ERR_OK with *out and *m (the points
+ * kept, repeats removed); ERR_INVALID_ARGUMENT for too many points, xy NULL with n > 0, NaN,
+ * infinity or a coordinate outside int32; ERR_INTERNAL when out of memory.
+ */
+static enum err quantise_part(struct mvt_layer *l, const double *xy, size_t n, struct pt **out,
+                              int64_t *m)
 {
-    return arena_calloc(l->tile->arena, n ? n : 1, sizeof(struct pt));
+    if (n > MVT_MAX_COUNT || (xy == NULL && n > 0))
+        return ERR_INVALID_ARGUMENT;
+    *out = arena_calloc(l->tile->arena, n ? n : 1, sizeof(struct pt));
+    if (*out == NULL)
+        return ERR_INTERNAL;
+    *m = quantise_points(xy, n, *out);
+    return *m < 0 ? ERR_INVALID_ARGUMENT : ERR_OK;
 }
 
 enum err mvt_feature_add_points(struct mvt_layer *l, const double *xy, size_t n)
@@ -422,14 +434,11 @@ enum err mvt_feature_add_points(struct mvt_layer *l, const double *xy, size_t n)
         return ERR_INVALID_ARGUMENT;
     if (n == 0)
         return ERR_OK;
-    if (n > MVT_MAX_COUNT)
-        return ERR_INVALID_ARGUMENT;
-    struct pt *p = scratch(l, n);
-    if (p == NULL)
-        return ERR_INTERNAL;
-    int64_t m = quantise_points(xy, n, p);
-    if (m < 0)
-        return ERR_INVALID_ARGUMENT;
+    struct pt *p;
+    int64_t m;
+    enum err e = quantise_part(l, xy, n, &p, &m);
+    if (e != ERR_OK)
+        return e;
     struct mark mk = mark_of(l);
     bool oom = false;
     size_t start = 0;
@@ -455,14 +464,11 @@ enum err mvt_feature_add_line(struct mvt_layer *l, const double *xy, size_t n)
 {
     if (!l->open || l->type != MVT_LINESTRING || (xy == NULL && n > 0))
         return ERR_INVALID_ARGUMENT;
-    if (n > MVT_MAX_COUNT)
-        return ERR_INVALID_ARGUMENT;
-    struct pt *p = scratch(l, n);
-    if (p == NULL)
-        return ERR_INTERNAL;
-    int64_t m = quantise_points(xy, n, p);
-    if (m < 0)
-        return ERR_INVALID_ARGUMENT;
+    struct pt *p;
+    int64_t m;
+    enum err e = quantise_part(l, xy, n, &p, &m);
+    if (e != ERR_OK)
+        return e;
     if (m < 2)
         return ERR_OK; /* no length after rounding: dropped */
     struct mark mk = mark_of(l);
@@ -485,13 +491,10 @@ static mvt_wide area2(const struct pt *p, size_t n)
     return s;
 }
 
-/* Quantises ring r into p, drops its closing repeats and turns it to the wanted sign. Returns
- * the number of points kept (0 when degenerate), or -1 when refused. */
-static int64_t prepare_ring(const double *xy, size_t n, struct pt *p, bool exterior)
+/* Drops the closing repeats of the m quantised points of a ring and turns it to the wanted
+ * sign. Returns the number of points kept (0 when degenerate). */
+static int64_t prepare_ring(struct pt *p, int64_t m, bool exterior)
 {
-    int64_t m = quantise_points(xy, n, p);
-    if (m < 0)
-        return -1;
     while (m > 1 && p[m - 1].x == p[0].x && p[m - 1].y == p[0].y)
         m--;
     if (m < 3)
@@ -517,24 +520,18 @@ enum err mvt_feature_add_polygon(struct mvt_layer *l, const double *const *rings
     struct mark mk = mark_of(l);
     bool oom = false;
     for (size_t r = 0; r < nrings; r++) {
-        if (counts[r] > MVT_MAX_COUNT || (rings[r] == NULL && counts[r] > 0))
-            return undo(l, mk, false);
-        struct pt *p = scratch(l, counts[r]);
-        if (p == NULL)
-            return undo(l, mk, true);
-        int64_t m = prepare_ring(rings[r], counts[r], p, r == 0);
-        if (m < 0)
-            return undo(l, mk, false);
+        struct pt *p;
+        int64_t m;
+        enum err e = quantise_part(l, rings[r], counts[r], &p, &m);
+        if (e != ERR_OK)
+            return undo(l, mk, e == ERR_INTERNAL);
+        m = prepare_ring(p, m, r == 0);
         if (m == 0 && r == 0) {
             /* no exterior: the holes go with it, but are still checked for bad input */
             for (size_t h = 1; h < nrings; h++) {
-                if (counts[h] > MVT_MAX_COUNT || (rings[h] == NULL && counts[h] > 0))
-                    return undo(l, mk, false);
-                struct pt *q = scratch(l, counts[h]);
-                if (q == NULL)
-                    return undo(l, mk, true);
-                if (quantise_points(rings[h], counts[h], q) < 0)
-                    return undo(l, mk, false);
+                e = quantise_part(l, rings[h], counts[h], &p, &m);
+                if (e != ERR_OK)
+                    return undo(l, mk, e == ERR_INTERNAL);
             }
             return ERR_OK;
         }
